@@ -1,0 +1,1 @@
+"""Plasticity rules as pure optax transforms (no Flax, no trainer)."""

@@ -1,0 +1,175 @@
+"""Helpers shared by the plasticity rules (no Flax, no trainer).
+
+Conventions every rule in :mod:`mpl_jax.rules` follows:
+
+* **Masks.** A ``mask`` argument is ``None`` (the rule's documented default
+  selection), a pytree of Python bools with the structure of ``params``, or a
+  callable ``params -> pytree of bools``. It is resolved once per call at trace
+  time with :func:`resolve_mask`; it selects leaves, never values.
+* **Randomness.** A rule that draws random numbers keeps a raw ``uint32[2]`` key
+  in a NamedTuple field called ``key`` and splits it at every step. The factory
+  takes the initial key; because ``jax.vmap(tx.init)`` would give every seed the
+  same key, :func:`reseed` replaces every ``key`` field of an optimizer state
+  with a key derived from a per-seed key. The trainer always calls it.
+* **Task boundaries.** A rule that needs to know where a task starts reads the
+  keyword extra argument ``task_id`` (an integer scalar, traced) of ``update``
+  and compares it with the ``task_id`` it stored in its state. Rules that do not
+  need it accept and ignore it (``**extra_args``), as optax's
+  ``GradientTransformationExtraArgs`` convention asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PyTree = Any
+MaskOrFn = Optional[Union[PyTree, Callable[[PyTree], PyTree]]]
+
+
+def default_kernel_mask(params: PyTree) -> PyTree:
+  """Selects the weight tensors: leaves with ``ndim > 1`` (not biases, not BN)."""
+  return jax.tree.map(lambda p: jnp.ndim(p) > 1, params)
+
+
+def resolve_mask(mask: MaskOrFn, params: PyTree, *, name: str = 'mask',
+                 default: Callable[[PyTree], PyTree] = default_kernel_mask
+                 ) -> PyTree:
+  """Returns a pytree of Python bools with the structure of ``params``.
+
+  Raises:
+    ValueError: if the mask's tree structure does not match ``params``, or a
+      leaf is not a boolean.
+  """
+  if mask is None:
+    mask = default
+  if callable(mask):
+    mask = mask(params)
+  params_def = jax.tree.structure(params)
+  try:
+    leaves = params_def.flatten_up_to(mask)
+  except (ValueError, TypeError) as e:
+    raise ValueError(
+        f'`{name}` must have the tree structure of params; got '
+        f'{jax.tree.structure(mask)} for params {params_def}.') from e
+  out = []
+  for leaf in leaves:
+    if isinstance(leaf, (bool, np.bool_)):
+      out.append(bool(leaf))
+    elif isinstance(leaf, (jax.Array, np.ndarray)) and jnp.shape(leaf) == ():
+      try:
+        out.append(bool(leaf))
+      except jax.errors.ConcretizationTypeError as e:
+        raise ValueError(f'`{name}` leaves must be static Python bools.') from e
+    else:
+      raise ValueError(
+          f'`{name}` leaves must be Python bools, got {type(leaf).__name__}.')
+  return params_def.unflatten(out)
+
+
+def broadcast_hparam(value: Any, params: PyTree, *, name: str) -> PyTree:
+  """Expands a scalar hyperparameter to a tree like ``params``.
+
+  ``value`` may be a scalar (float, int or 0-d array: broadcast to every leaf),
+  a pytree with the structure of ``params`` (one value per leaf, scalar or of
+  the leaf's shape), or a callable ``params -> such a pytree``.
+  """
+  if callable(value):
+    value = value(params)
+  params_def = jax.tree.structure(params)
+  if jax.tree.structure(value) == jax.tree.structure(0) and jnp.ndim(
+      value) == 0:
+    return jax.tree.map(lambda _: value, params)
+  try:
+    leaves = params_def.flatten_up_to(value)
+  except (ValueError, TypeError) as e:
+    raise ValueError(
+        f'`{name}` must be a scalar, a callable, or a tree with the structure '
+        f'of params; got {jax.tree.structure(value)} for params '
+        f'{params_def}.') from e
+  for leaf, p in zip(leaves, params_def.flatten_up_to(params)):
+    if jnp.ndim(leaf) != 0 and jnp.shape(leaf) != jnp.shape(p):
+      raise ValueError(
+          f'`{name}` leaf of shape {jnp.shape(leaf)} does not match the '
+          f'parameter of shape {jnp.shape(p)}.')
+  return params_def.unflatten(leaves)
+
+
+def as_key(key: Any) -> jax.Array:
+  """Returns a raw ``uint32[2]`` PRNG key from an int seed or a key."""
+  if isinstance(key, (int, np.integer)):
+    return jax.random.PRNGKey(int(key))
+  key = jnp.asarray(key)
+  if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    return jax.random.key_data(key)
+  if key.shape != (2,) or key.dtype != jnp.uint32:
+    raise ValueError(
+        f'`key` must be an int seed or a raw uint32[2] PRNG key, got '
+        f'{key.dtype}{list(key.shape)}.')
+  return key
+
+
+def _is_keyed_state(x: Any) -> bool:
+  return isinstance(x, tuple) and hasattr(x, '_fields') and 'key' in x._fields
+
+
+def reseed(opt_state: PyTree, key: Any) -> PyTree:
+  """Gives every random rule in ``opt_state`` a key derived from ``key``.
+
+  Every NamedTuple in the state with a field named ``key`` gets
+  ``fold_in(key, i)``, ``i`` counting such states in traversal order, so two
+  random rules in one chain never share a stream. Use it after
+  ``jax.vmap(tx.init)`` with one key per seed::
+
+    keys = jax.random.split(jax.random.PRNGKey(0), num_seeds)
+    states = jax.vmap(lambda k, p: reseed(tx.init(p), k))(keys, params)
+
+  Args:
+    opt_state: an optimizer state (any nesting of NamedTuples, tuples, dicts).
+    key: an int seed or a PRNG key.
+
+  Returns:
+    The state with fresh keys; all other leaves unchanged.
+  """
+  key = as_key(key)
+  counter = [0]
+
+  def visit(node):
+    if _is_keyed_state(node):
+      fields = {f: visit(getattr(node, f)) for f in node._fields if f != 'key'}
+      fields['key'] = jax.random.fold_in(key, counter[0])
+      counter[0] += 1
+      return type(node)(**fields)
+    if isinstance(node, tuple) and hasattr(node, '_fields'):
+      return type(node)(*(visit(c) for c in node))
+    if isinstance(node, (tuple, list)):
+      return type(node)(visit(c) for c in node)
+    if isinstance(node, dict):
+      return type(node)((k, visit(v)) for k, v in node.items())
+    return node
+
+  return visit(opt_state)
+
+
+class TaskBoundary(NamedTuple):
+  """Result of :func:`task_boundary`: whether a new task starts, its id."""
+  is_new: jax.Array
+  task_id: jax.Array
+
+
+def task_boundary(last_task_id: jax.Array, task_id: Any,
+                  *, rule: str) -> TaskBoundary:
+  """Compares the ``task_id`` extra argument with the one a rule stored.
+
+  Raises:
+    ValueError: if ``task_id`` was not passed to ``update``.
+  """
+  if task_id is None:
+    raise ValueError(
+        f'{rule} needs the task id: call `update(..., task_id=t)` (an integer '
+        'scalar) so it can tell where a task starts.')
+  task_id = jnp.asarray(task_id, jnp.int32)
+  return TaskBoundary(is_new=task_id != last_task_id, task_id=task_id)
