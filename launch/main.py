@@ -1,0 +1,37 @@
+r"""Runs one mpl_jax experiment from a config file.
+
+  python -m launch.main --config=configs/quickstart.py --workdir=runs/quick
+
+Any config field can be overridden, e.g. ``--config.num_seeds=8`` or
+``--config.sweep.name=meta --config.sweep.values=0,1.35``. Running again with
+the same workdir resumes after the last completed task.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from mpl_jax.train import train
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string('workdir', None, 'Directory for outputs and checkpoints '
+                    '(an existing one with the same config is resumed).')
+config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file (configs/*.py).',
+    lock_config=True)
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError('Too many command-line arguments.')
+  logging.info('JAX backend: %s, devices: %s', jax.default_backend(),
+               jax.devices())
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Datasets (through tensorflow-datasets, or bundled offline) and task streams."""

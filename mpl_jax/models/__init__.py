@@ -1,0 +1,1 @@
+"""Flax NNX models. Call signature: ``model(x, *, train=False, rng=None)``."""

@@ -1,0 +1,1 @@
+"""Training loop, continual-learning metrics and run outputs."""

@@ -1,0 +1,278 @@
+"""The functional core of training: pure functions over a per-run state.
+
+A :class:`Learner` ties a Flax NNX model (split into a graph definition and
+pure array states) to an optax transformation. Its functions take and return
+a :class:`TrainState` of arrays and are written for one run; the trainer
+``jax.vmap``s them over runs (seeds, swept values) and ``jax.jit``s them, so
+a whole epoch (a ``lax.scan`` over minibatches, data resident on the device,
+pixel permutation applied on the fly) is one compiled call for all runs.
+
+The optimizer sees the task index as the keyword extra argument ``task_id``
+of ``update``: rules that need task boundaries read it, others ignore it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from mpl_jax.rules import _common
+from mpl_jax.rules import metaplasticity
+
+PyTree = Any
+
+# Optimizer-state nodes that `reset_optimizer='moments'` re-initialises.
+MOMENT_STATES = (optax.ScaleByAdamState, metaplasticity.ScaleByAdamPytorchState)
+
+
+class TrainState(NamedTuple):
+  """Everything a run carries from step to step (all arrays).
+
+  Attributes:
+    params: the model's ``nnx.Param`` state.
+    batch_stats: the model's ``nnx.BatchStat`` state.
+    opt_state: the optimizer state (keys included).
+    bn_bank: per-task snapshots of BatchNorm parameters and statistics,
+      leaves with a leading task axis (``()`` when the protocol is off).
+  """
+  params: PyTree
+  batch_stats: PyTree
+  opt_state: PyTree
+  bn_bank: PyTree
+
+
+class Preprocess(NamedTuple):
+  """``x = (pixels * scale - mean) / std`` (part of the config)."""
+  scale: float
+  mean: float
+  std: float
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array,
+                  reduction: str) -> jax.Array:
+  """Softmax cross-entropy; for ``[K, B, C]`` logits, mean over the K samples.
+
+  With ``reduction='sum'`` and K Monte-Carlo samples this is the MESU loss
+  ``-sum_batch mean_samples log p(y|x, w_s)``.
+  """
+  logp = jax.nn.log_softmax(logits, axis=-1)
+  nll = -jnp.take_along_axis(
+      logp, jnp.broadcast_to(labels[..., None], logp.shape[:-1] + (1,)),
+      axis=-1)[..., 0]
+  if nll.ndim == 2:  # [K, B]: average the samples first
+    nll = nll.mean(0)
+  return nll.sum() if reduction == 'sum' else nll.mean()
+
+
+def predict_class(logits: jax.Array) -> jax.Array:
+  """Argmax class; Monte-Carlo logits ``[K, B, C]`` average probabilities."""
+  if logits.ndim == 3:
+    return jnp.argmax(jax.nn.softmax(logits, -1).mean(0), -1)
+  return jnp.argmax(logits, -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+  """A model, an optimizer and the protocol options, as pure functions.
+
+  Attributes:
+    graphdef: the model's ``nnx.GraphDef``.
+    make_model: ``rngs -> nnx.Module`` (builds a fresh model for a seed).
+    tx: the optax transformation (called with ``task_id=``).
+    preprocess: pixel scaling.
+    batch_size: training minibatch size.
+    eval_batch_size: evaluation batch size (with BatchNorm in batch mode, the
+      statistics of each evaluation batch are used).
+    loss_reduction: ``'mean'`` or ``'sum'`` over the minibatch.
+    reset_optimizer: ``'none'``, ``'moments'`` (Adam moments and counts set
+      back to zero at each task boundary, as in the reference pMNIST runs) or
+      ``'all'`` (the whole optimizer state re-initialised, keys re-derived).
+    per_task_bn: keep a BatchNorm snapshot per task and use task j's snapshot
+      to evaluate task j. This gives the evaluator the task identity: a
+      protocol option of the reference, off by default.
+    num_tasks: number of tasks (size of the BatchNorm bank).
+    bn_param_mask: pytree of bools over params: which leaves belong to
+      BatchNorm layers.
+    sweep: name of an injected hyperparameter whose value differs per run.
+  """
+  graphdef: Any
+  make_model: Callable[[nnx.Rngs], nnx.Module]
+  tx: optax.GradientTransformationExtraArgs
+  preprocess: Preprocess
+  batch_size: int
+  eval_batch_size: int
+  loss_reduction: str = 'mean'
+  reset_optimizer: str = 'none'
+  per_task_bn: bool = False
+  num_tasks: int = 1
+  bn_param_mask: Optional[PyTree] = None
+  sweep: Optional[str] = None
+
+  # ---------------------------------------------------------------- state
+  def init(self, seed_key: jax.Array, sweep_value: Any = None) -> TrainState:
+    """A fresh state for one run (model from ``fold_in(key, 0)``)."""
+    model = self.make_model(nnx.Rngs(jax.random.fold_in(seed_key, 0)))
+    _, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    params, batch_stats = nnx.as_pure(params), nnx.as_pure(batch_stats)
+    opt_state = self._init_opt(params, seed_key, 0, sweep_value)
+    bank = ()
+    if self.per_task_bn:
+      snap = self._bn_snapshot(params, batch_stats)
+      bank = jax.tree.map(
+          lambda a: jnp.broadcast_to(a, (self.num_tasks,) + a.shape), snap)
+    return TrainState(params, batch_stats, opt_state, bank)
+
+  def _init_opt(self, params, seed_key, task, sweep_value):
+    opt_state = self.tx.init(params)
+    opt_state = _common.reseed(
+        opt_state, jax.random.fold_in(jax.random.fold_in(seed_key, 1), task))
+    if self.sweep is not None:
+      hp = dict(opt_state.hyperparams)
+      hp[self.sweep] = jnp.asarray(sweep_value, hp[self.sweep].dtype)
+      opt_state = opt_state._replace(hyperparams=hp)
+    return opt_state
+
+  def start_task(self, state: TrainState, seed_key: jax.Array, task: Any,
+                 sweep_value: Any = None) -> TrainState:
+    """Applies the protocol's optimizer reset before training ``task``."""
+    if self.reset_optimizer == 'none':
+      return state
+    fresh = self._init_opt(state.params, seed_key, task, sweep_value)
+    if self.reset_optimizer == 'all':
+      return state._replace(opt_state=fresh)
+    is_moment = lambda x: isinstance(x, MOMENT_STATES)
+    opt_state = jax.tree.map(
+        lambda old, new: new if is_moment(old) else old,
+        state.opt_state, fresh, is_leaf=is_moment)
+    return state._replace(opt_state=opt_state)
+
+  def _bn_snapshot(self, params, batch_stats):
+    bn_params = jax.tree.map(lambda p, m: p if m else None, params,
+                             self.bn_param_mask)
+    return (bn_params, batch_stats)
+
+  def end_task(self, state: TrainState, task: Any) -> TrainState:
+    """Saves the BatchNorm snapshot of ``task`` (per-task BN protocol)."""
+    if not self.per_task_bn:
+      return state
+    snap = self._bn_snapshot(state.params, state.batch_stats)
+    bank = jax.tree.map(lambda b, s: b.at[task].set(s), state.bn_bank, snap)
+    return state._replace(bn_bank=bank)
+
+  # ------------------------------------------------------------- compute
+  def _inputs(self, images, idx, perm):
+    x = images[idx].astype(jnp.float32)
+    x = (x * self.preprocess.scale - self.preprocess.mean) / self.preprocess.std
+    return x[:, perm]
+
+  def apply(self, params, batch_stats, x, *, train, rng=None):
+    """Runs the model; returns logits and the new BatchNorm statistics."""
+    model = nnx.merge(self.graphdef, params, batch_stats)
+    logits = model(x, train=train, rng=rng)
+    new_stats = nnx.as_pure(nnx.state(model, nnx.BatchStat))
+    return logits, new_stats
+
+  def loss(self, params, batch_stats, x, y, rng):
+    logits, new_stats = self.apply(params, batch_stats, x, train=True,
+                                   rng=rng)
+    loss = cross_entropy(logits, y, self.loss_reduction)
+    return loss, (new_stats, logits)
+
+  def train_step(self, state: TrainState, x, y, rng, task_id):
+    (loss, (stats, logits)), grads = jax.value_and_grad(
+        self.loss, has_aux=True)(state.params, state.batch_stats, x, y, rng)
+    updates, opt_state = self.tx.update(grads, state.opt_state, state.params,
+                                        task_id=task_id)
+    params = optax.apply_updates(state.params, updates)
+    acc = jnp.mean(predict_class(logits) == y)
+    return state._replace(params=params, batch_stats=stats,
+                          opt_state=opt_state), loss, acc
+
+  def train_epoch(self, state: TrainState, images, idx, labels, perm,
+                  epoch_key, task_id):
+    """One epoch of one run: shuffle, then ``lax.scan`` over minibatches.
+
+    Args:
+      state: the run's state.
+      images: ``uint8[N, D]`` base images (shared by all runs).
+      idx: ``int32[n]`` the task's example indices for this run.
+      labels: ``int32[n]`` their labels.
+      perm: ``int32[D]`` the task's pixel permutation for this run.
+      epoch_key: key for the shuffle and the per-step randomness.
+      task_id: the task index (passed to the optimizer).
+
+    Returns:
+      ``(state, mean loss, mean training accuracy)``. The last incomplete
+      minibatch is dropped.
+    """
+    n = idx.shape[0]
+    nb = n // self.batch_size
+    order = jax.random.permutation(jax.random.fold_in(epoch_key, 0), n)
+    order = order[:nb * self.batch_size].reshape(nb, self.batch_size)
+    step_keys = jax.random.split(jax.random.fold_in(epoch_key, 1), nb)
+
+    def body(st, inp):
+      b, key = inp
+      x = self._inputs(images, idx[b], perm)
+      st, loss, acc = self.train_step(st, x, labels[b], key, task_id)
+      return st, (loss, acc)
+
+    state, (losses, accs) = jax.lax.scan(body, state, (order, step_keys))
+    return state, losses.mean(), accs.mean()
+
+  def _eval_params(self, state, bn_task):
+    """Live parameters, or task ``bn_task``'s BatchNorm snapshot if >= 0."""
+    if not self.per_task_bn:
+      return state.params, state.batch_stats
+    use_bank = bn_task >= 0
+    bn_params, stats = jax.tree.map(lambda b: b[jnp.maximum(bn_task, 0)],
+                                    state.bn_bank)
+    params = jax.tree.map(
+        lambda p, b, m: jnp.where(use_bank, b, p) if m else p,
+        state.params, bn_params, self.bn_param_mask,
+        is_leaf=lambda x: x is None)
+    stats = jax.tree.map(lambda s, b: jnp.where(use_bank, b, s),
+                         state.batch_stats, stats)
+    return params, stats
+
+  def evaluate(self, state: TrainState, images, idx, labels, perm, key,
+               bn_task):
+    """Accuracy of one run on one task's test examples.
+
+    Evaluated in batches of ``eval_batch_size`` (plus one remainder batch);
+    with ``per_task_bn`` and ``bn_task >= 0`` the BatchNorm snapshot saved
+    after task ``bn_task`` is used; ``bn_task = -1`` uses the live state.
+    """
+    params, stats = self._eval_params(state, bn_task)
+    m = idx.shape[0]
+    eb = min(self.eval_batch_size, m)
+    nb = m // eb
+
+    def correct(b_idx, k):
+      x = self._inputs(images, idx[b_idx], perm)
+      logits, _ = self.apply(params, stats, x, train=False, rng=k)
+      return jnp.sum(predict_class(logits) == labels[b_idx])
+
+    keys = jax.random.split(key, nb + 1)
+    full = jnp.arange(nb * eb).reshape(nb, eb)
+    total = jax.lax.map(lambda a: correct(*a), (full, keys[:nb])).sum()
+    if m > nb * eb:
+      total += correct(jnp.arange(nb * eb, m), keys[nb])
+    return total / m
+
+
+def bn_param_mask(model: nnx.Module, params: PyTree) -> PyTree:
+  """Pytree of bools over ``params``: True under a ``nnx.BatchNorm`` module."""
+  prefixes = [tuple(path) for path, node in nnx.iter_graph(model)
+              if isinstance(node, nnx.BatchNorm)]
+
+  def is_bn(path, _):
+    keys = tuple(getattr(k, 'key', getattr(k, 'idx', None)) for k in path)
+    return any(keys[:len(p)] == p for p in prefixes)
+
+  return jax.tree_util.tree_map_with_path(is_bn, params)

@@ -1,0 +1,76 @@
+"""Continual-learning metrics from accuracy matrices.
+
+``R[i, j]`` is the accuracy on task ``j`` after training task ``i`` (one matrix
+per run; stacks ``[runs, T, T]`` are accepted everywhere). ``b[j]`` is the
+accuracy of the untrained network on task ``j`` (for forward transfer).
+
+* average accuracy: ``mean_j R[T-1, j]``;
+* backward transfer: ``mean_{j<T-1} R[T-1, j] - R[j, j]`` (Lopez-Paz & Ranzato,
+  2017); negative means forgetting;
+* forgetting: ``mean_{j<T-1} max_{j<=i<T-1} R[i, j] - R[T-1, j]`` (Chaudhry et
+  al., 2018);
+* forward transfer: ``mean_{j>0} R[j-1, j] - b[j]`` (Lopez-Paz & Ranzato).
+
+Metrics of a stream with one task are NaN where undefined.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+
+def average_accuracy(r: np.ndarray) -> np.ndarray:
+  return np.asarray(r)[..., -1, :].mean(-1)
+
+
+def backward_transfer(r: np.ndarray) -> np.ndarray:
+  r = np.asarray(r)
+  t = r.shape[-1]
+  if t < 2:
+    return np.full(r.shape[:-2], np.nan)
+  diag = np.diagonal(r, axis1=-2, axis2=-1)[..., :-1]
+  return (r[..., -1, :-1] - diag).mean(-1)
+
+
+def forgetting(r: np.ndarray) -> np.ndarray:
+  r = np.asarray(r)
+  t = r.shape[-1]
+  if t < 2:
+    return np.full(r.shape[:-2], np.nan)
+  out = []
+  for j in range(t - 1):
+    best = r[..., j:t - 1, j].max(-1)
+    out.append(best - r[..., -1, j])
+  return np.stack(out, -1).mean(-1)
+
+
+def forward_transfer(r: np.ndarray, b: np.ndarray) -> np.ndarray:
+  r, b = np.asarray(r), np.asarray(b)
+  t = r.shape[-1]
+  if t < 2:
+    return np.full(r.shape[:-2], np.nan)
+  prev = np.stack([r[..., j - 1, j] for j in range(1, t)], -1)
+  return (prev - b[..., 1:]).mean(-1)
+
+
+def mean_std(x: np.ndarray) -> dict[str, float]:
+  """Mean and (population) standard deviation over runs, as floats."""
+  x = np.asarray(x, np.float64)
+  return {'mean': float(np.mean(x)), 'std': float(np.std(x))}
+
+
+def summarize(r: np.ndarray, b: Optional[np.ndarray] = None) -> dict:
+  """All metrics of a stack ``[runs, T, T]``, each as mean and std."""
+  out = {
+      'average_accuracy': mean_std(average_accuracy(r)),
+      'backward_transfer': mean_std(backward_transfer(r)),
+      'forgetting': mean_std(forgetting(r)),
+      'final_accuracy_per_task': {
+          'mean': np.asarray(r)[:, -1].mean(0).tolist(),
+          'std': np.asarray(r)[:, -1].std(0).tolist()},
+  }
+  if b is not None:
+    out['forward_transfer'] = mean_std(forward_transfer(r, b))
+  return out

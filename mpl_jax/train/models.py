@@ -1,0 +1,43 @@
+"""Named models for configs: ``config.model.name`` -> an NNX constructor."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Mapping, Sequence
+
+from flax import nnx
+
+from mpl_jax.models import binary
+
+MODELS: dict[str, Callable[..., nnx.Module]] = {
+    'binary_mlp': binary.BinaryMLP,
+    'mlp': binary.MLP,
+}
+
+
+def register_model(name: str, cls: Callable[..., nnx.Module]) -> None:
+  """Makes ``cls(sizes, *, rngs, **kwargs)`` available as a config name."""
+  MODELS[name] = cls
+
+
+def model_kwargs(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+  """Name and checked constructor kwargs of ``config.model``."""
+  cfg = dict(cfg)
+  name = cfg.pop('name', None)
+  if name not in MODELS:
+    raise ValueError(f'unknown model {name!r}; known: {sorted(MODELS)}.')
+  cfg.pop('hidden', None)
+  params = inspect.signature(MODELS[name].__init__).parameters
+  unknown = sorted(set(cfg) - set(params) - {'self', 'sizes', 'rngs'})
+  if unknown:
+    raise ValueError(f'model {name!r} does not take {unknown}; it takes '
+                     f'{sorted(set(params) - {"self", "sizes", "rngs"})}.')
+  return name, {k: (tuple(v) if isinstance(v, list) else v)
+                for k, v in cfg.items()}
+
+
+def build_model(cfg: Mapping[str, Any], sizes: Sequence[int],
+                rngs: nnx.Rngs) -> nnx.Module:
+  """Builds ``config.model`` with layer sizes ``(in, *hidden, out)``."""
+  name, kwargs = model_kwargs(cfg)
+  return MODELS[name](tuple(sizes), rngs=rngs, **kwargs)

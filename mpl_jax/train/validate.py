@@ -1,0 +1,110 @@
+"""Config checks that run before any data is loaded or anything compiled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mpl_jax.data import datasets as datasets_lib
+from mpl_jax.data import streams as streams_lib
+from mpl_jax.train import models as models_lib
+from mpl_jax.train import optimizers
+
+RESETS = ('none', 'moments', 'all')
+EVAL_EVERY = ('epoch', 'task')
+REDUCTIONS = ('mean', 'sum')
+
+
+class ConfigError(ValueError):
+  """A config value is missing, of the wrong kind, or out of range."""
+
+
+def _req(cfg, path: str) -> Any:
+  node = cfg
+  for part in path.split('.'):
+    if part not in node:
+      raise ConfigError(f'config.{path} is missing.')
+    node = node[part]
+  return node
+
+
+def _positive_int(cfg, path, minimum=1):
+  v = _req(cfg, path)
+  if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+    raise ConfigError(f'config.{path} must be an integer >= {minimum}, got '
+                      f'{v!r}.')
+  return v
+
+
+def _choice(cfg, path, choices):
+  v = _req(cfg, path)
+  if v not in choices:
+    raise ConfigError(f'config.{path} must be one of {choices}, got {v!r}.')
+  return v
+
+
+def validate_config(config) -> None:
+  """Raises :class:`ConfigError` with a precise message on a bad config."""
+  _positive_int(config, 'num_seeds')
+  seed = _req(config, 'seed')
+  if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    raise ConfigError(f'config.seed must be an integer >= 0, got {seed!r}.')
+
+  stream = _choice(config, 'data.stream', streams_lib.STREAMS)
+  names = ([_req(config, 'data.dataset')] if stream == 'permuted' else
+           list(_req(config, 'data.datasets')))
+  if not names:
+    raise ConfigError('config.data.datasets is empty.')
+  for n in names:
+    if n not in datasets_lib.DATASETS:
+      raise ConfigError(f'unknown dataset {n!r}; known: '
+                        f'{sorted(datasets_lib.DATASETS)}.')
+  if stream == 'permuted':
+    _positive_int(config, 'data.num_tasks')
+  for f in ('train_subset', 'test_subset'):
+    if f in config.data:
+      _positive_int(config, f'data.{f}', minimum=0)
+  scale, std = _req(config, 'data.scale'), _req(config, 'data.std')
+  _req(config, 'data.mean')
+  if not scale > 0 or not std > 0:
+    raise ConfigError(f'config.data.scale and .std must be > 0, got '
+                      f'{scale!r}, {std!r}.')
+
+  try:
+    models_lib.model_kwargs(_req(config, 'model'))
+    name, kwargs = optimizers.optimizer_kwargs(_req(config, 'optimizer'))
+  except ValueError as e:
+    raise ConfigError(str(e)) from None
+  hidden = _req(config, 'model.hidden')
+  if any(isinstance(h, bool) or not isinstance(h, int) or h <= 0
+         for h in hidden):
+    raise ConfigError(f'config.model.hidden must list positive integers, got '
+                      f'{hidden!r}.')
+  lr = kwargs.get('learning_rate', 1.0)
+  if isinstance(lr, (int, float)) and not lr > 0:
+    raise ConfigError(f'config.optimizer.learning_rate must be > 0, got {lr}.')
+  meta = kwargs.get('meta', 0.0)
+  if isinstance(meta, (int, float)) and meta < 0:
+    raise ConfigError(f'config.optimizer.meta must be >= 0, got {meta}.')
+
+  _positive_int(config, 'protocol.epochs_per_task')
+  _positive_int(config, 'protocol.batch_size')
+  _positive_int(config, 'protocol.eval_batch_size')
+  _choice(config, 'protocol.reset_optimizer', RESETS)
+  if not isinstance(_req(config, 'protocol.per_task_bn'), bool):
+    raise ConfigError('config.protocol.per_task_bn must be True or False.')
+  if 'eval_every' in config.protocol:
+    _choice(config, 'protocol.eval_every', EVAL_EVERY)
+  if 'loss_reduction' in config.protocol:
+    _choice(config, 'protocol.loss_reduction', REDUCTIONS)
+
+  sweep = config.get('sweep', None)
+  if sweep and sweep.get('name'):
+    if sweep['name'] not in kwargs:
+      raise ConfigError(
+          f'config.sweep.name={sweep["name"]!r} is not an argument of '
+          f'optimizer {name!r} set in config.optimizer ({sorted(kwargs)}).')
+    values = list(sweep.get('values', ()))
+    if not values or not all(isinstance(v, (int, float)) and
+                             not isinstance(v, bool) for v in values):
+      raise ConfigError(f'config.sweep.values must be a non-empty list of '
+                        f'numbers, got {values!r}.')

@@ -1,0 +1,216 @@
+"""End-to-end tests of the trainer on small real data (offline)."""
+
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from configs import default
+from mpl_jax.data import datasets
+from mpl_jax.data import streams
+from mpl_jax.train import learner as learner_lib
+from mpl_jax.train import train
+from mpl_jax.train import validate
+
+
+def tiny_config(**over):
+  c = default.get_config()
+  c.name = 'tiny'
+  c.num_seeds = 2
+  c.data.dataset = 'digits'
+  c.data.num_tasks = 3
+  c.data.scale = 1.0 / 16.0
+  c.model.hidden = (32,)
+  c.protocol.epochs_per_task = 2
+  c.protocol.batch_size = 64
+  c.protocol.eval_batch_size = 128
+  c.plot = False
+  for k, v in over.items():
+    node = c
+    *path, last = k.split('.')
+    for p in path:
+      node = node[p]
+    node[last] = v
+  return c
+
+
+def _read(workdir):
+  with open(os.path.join(workdir, 'summary.json')) as f:
+    summary = json.load(f)
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    rows = [json.loads(l) for l in f]
+  return (np.load(os.path.join(workdir, 'accuracy.npy')),
+          np.load(os.path.join(workdir, 'curves.npy')), summary, rows)
+
+
+def test_permuted_digits_end_to_end(tmp_path):
+  c = tiny_config(plot=True)
+  summary = train.train_and_evaluate(c, str(tmp_path))
+  acc, curves, saved, rows = _read(str(tmp_path))
+  assert acc.shape == (2, 3, 3)
+  assert curves.shape == (2, 3 * 2, 3)
+  assert not np.isnan(acc).any()
+  # It learns: each task right after training beats chance (10 classes).
+  assert np.all(np.diagonal(acc, axis1=1, axis2=2) > 0.5)
+  assert len(rows) == 2 * 3
+  for k in ('average_accuracy', 'backward_transfer', 'forgetting',
+            'forward_transfer'):
+    assert set(saved[k]) == {'mean', 'std'}
+  assert saved == json.loads(json.dumps(summary))
+  assert os.path.getsize(tmp_path / 'accuracy.png') > 10_000
+  with open(tmp_path / 'config.json') as f:
+    assert json.load(f)['data']['dataset'] == 'digits'
+  s = np.load(tmp_path / 'stream.npz')
+  perms = np.stack([s[f'task{t}_pixel_perm'] for t in range(3)], 1)
+  assert perms.shape == (2, 3, 64)
+  assert not np.array_equal(perms[0, 0], np.arange(64))  # first permuted
+  assert not np.array_equal(perms[0], perms[1])  # per-seed permutations
+
+
+def test_vmapped_seed_equals_single_run(tmp_path):
+  both = tiny_config(num_seeds=2, seed=3)
+  train.train_and_evaluate(both, str(tmp_path / 'both'))
+  single = tiny_config(num_seeds=1, seed=4)
+  train.train_and_evaluate(single, str(tmp_path / 'single'))
+  acc2, cur2, _, rows2 = _read(str(tmp_path / 'both'))
+  acc1, cur1, _, rows1 = _read(str(tmp_path / 'single'))
+  np.testing.assert_allclose(acc2[1], acc1[0], atol=2 / 360)
+  loss2 = [r['train_loss'] for r in rows2 if r['seed'] == 4]
+  loss1 = [r['train_loss'] for r in rows1]
+  np.testing.assert_allclose(loss2, loss1, rtol=1e-4)
+
+
+def test_resume_gives_uninterrupted_results(tmp_path):
+  c = tiny_config()
+  train.train_and_evaluate(c, str(tmp_path / 'full'))
+  part = str(tmp_path / 'part')
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(c, part, _interrupt_after_task=1)
+  acc_part = np.load(os.path.join(part, 'accuracy.npy'))
+  assert not np.isnan(acc_part[:, 0]).any() and np.isnan(acc_part[:, 1]).all()
+  train.train_and_evaluate(c, part)
+  a_full, c_full, s_full, r_full = _read(str(tmp_path / 'full'))
+  a_part, c_part, s_part, r_part = _read(part)
+  np.testing.assert_array_equal(a_full, a_part)
+  np.testing.assert_array_equal(c_full, c_part)
+  assert r_full == r_part and s_full == s_part
+  # A different config in the same workdir is refused.
+  with pytest.raises(ValueError, match='different config'):
+    train.train_and_evaluate(tiny_config(seed=9), part)
+
+
+def test_sweep_runs_equal_separate_runs(tmp_path):
+  swept = tiny_config(num_seeds=1, **{'sweep.name': 'meta',
+                                      'sweep.values': (0.0, 2.0)})
+  summary = train.train_and_evaluate(swept, str(tmp_path / 'sweep'))
+  assert set(summary['sweep']['groups']) == {'meta=0.0', 'meta=2.0'}
+  acc_s, _, _, rows_s = _read(str(tmp_path / 'sweep'))
+  for i, m in enumerate((0.0, 2.0)):
+    # Same code path (injected hyperparameter), one value, not vmapped with
+    # the other: must match run i of the sweep.
+    one = tiny_config(num_seeds=1, **{'sweep.name': 'meta',
+                                      'sweep.values': (m,)})
+    train.train_and_evaluate(one, str(tmp_path / f'm{i}'))
+    acc_1, _, _, rows_1 = _read(str(tmp_path / f'm{i}'))
+    np.testing.assert_allclose(acc_s[i], acc_1[0], atol=2 / 360)
+    np.testing.assert_allclose(
+        [r['train_loss'] for r in rows_s if r['run'] == i],
+        [r['train_loss'] for r in rows_1], rtol=1e-4)
+
+
+def test_per_task_bn_and_full_precision_model(tmp_path):
+  c = tiny_config(**{'protocol.per_task_bn': True, 'model.name': 'mlp',
+                     'model.bn_eval': 'running', 'num_seeds': 1})
+  train.train_and_evaluate(c, str(tmp_path))
+  acc, _, _, _ = _read(str(tmp_path))
+  assert not np.isnan(acc).any() and acc[0, 0, 0] > 0.5
+
+
+@pytest.mark.parametrize('override, match', [
+    ({'optimizer.name': 'adamw_typo'}, 'unknown optimizer'),
+    ({'optimizer.learning_rate': -1.0}, 'learning_rate'),
+    ({'data.dataset': 'imagenet_typo'}, 'unknown dataset'),
+    ({'model.name': 'resnet'}, 'unknown model'),
+    ({'protocol.batch_size': 0}, 'batch_size'),
+    ({'protocol.reset_optimizer': 'sometimes'}, 'reset_optimizer'),
+    ({'sweep.name': 'lr', 'sweep.values': (0.1,)}, 'sweep.name'),
+    ({'model.hidden': (32, -4)}, 'hidden'),
+])
+def test_bad_config_is_refused_before_anything_runs(tmp_path, override,
+                                                    match):
+  with pytest.raises(validate.ConfigError, match=match):
+    train.train_and_evaluate(tiny_config(**override), str(tmp_path))
+  assert not os.path.exists(tmp_path / 'checkpoints')
+
+
+def test_optimizer_kwarg_typo_is_named(tmp_path):
+  c = tiny_config()
+  c.optimizer.metaa = 1.0
+  with pytest.raises(validate.ConfigError, match='metaa'):
+    train.train_and_evaluate(c, str(tmp_path))
+
+
+def test_non_finite_loss_is_reported(tmp_path):
+  c = tiny_config(**{'data.scale': 1e38, 'model.name': 'mlp'})
+  with pytest.raises(FloatingPointError, match='non-finite'):
+    train.train_and_evaluate(c, str(tmp_path))
+
+
+def test_reset_moments_keeps_other_state():
+  ds = datasets.load_dataset('digits')
+  stream = streams.permuted_stream(ds, 2, [0])
+  c = tiny_config(**{'protocol.reset_optimizer': 'moments'})
+  l = train.make_learner(c, stream, None)
+  key = jax.random.PRNGKey(0)
+  st = l.init(key)
+  grads = jax.tree.map(jnp.ones_like, st.params)
+  _, opt = l.tx.update(grads, st.opt_state, st.params, task_id=0)
+  st = st._replace(opt_state=opt)
+  adam = lambda s: [x for x in jax.tree.leaves(
+      s, is_leaf=lambda n: isinstance(n, optax.ScaleByAdamState))
+                    if isinstance(x, optax.ScaleByAdamState)][0]
+  assert int(adam(st.opt_state).count) == 1
+  st2 = l.start_task(st, key, 1)
+  assert int(adam(st2.opt_state).count) == 0
+  chex.assert_trees_all_equal(adam(st2.opt_state).mu,
+                              jax.tree.map(jnp.zeros_like, st.params))
+  chex.assert_trees_all_equal(st2.params, st.params)
+
+
+def test_sequential_stream_real_datasets(tmp_path):
+  """MNIST (bundled subset) -> digits is not the same size: refused; MNIST
+  subset -> permuted copy works as a sequential pair of the same size."""
+  mn = datasets.load_dataset('mnist_5k')
+  dg = datasets.load_dataset('digits')
+  with pytest.raises(ValueError, match='input size'):
+    streams.sequential_stream([mn, dg], [0])
+  c = tiny_config(**{'data.stream': 'sequential',
+                     'data.datasets': ('mnist_5k', 'mnist_5k'),
+                     'data.scale': 1 / 255, 'data.train_subset': 1000,
+                     'data.test_subset': 500, 'num_seeds': 1})
+  train.train_and_evaluate(c, str(tmp_path))
+  acc, _, _, rows = _read(str(tmp_path))
+  assert acc.shape == (1, 2, 2) and acc[0, 0, 0] > 0.25  # chance: 0.1
+  assert [r['task_name'] for r in rows] == ['mnist_5k', 'mnist_5k']
+
+
+def test_mnist_then_fashion_mnist_through_tfds(fmnist_data_dir, tmp_path):
+  """The sequential pair on real data: bundled MNIST subset, then the TFDS
+  fashion_mnist prepared offline; MNIST accuracy drops after FMNIST."""
+  c = tiny_config(**{'data.stream': 'sequential',
+                     'data.datasets': ('mnist_5k', 'fashion_mnist'),
+                     'data.data_dir': str(fmnist_data_dir),
+                     'data.scale': 1 / 255, 'data.train_subset': 2000,
+                     'data.test_subset': 500, 'num_seeds': 1,
+                     'model.hidden': (128,), 'optimizer.meta': 0.0,
+                     'protocol.epochs_per_task': 3})
+  train.train_and_evaluate(c, str(tmp_path))
+  acc, _, _, rows = _read(str(tmp_path))
+  assert [r['task_name'] for r in rows] == ['mnist_5k', 'fashion_mnist']
+  assert acc[0, 0, 0] > 0.3 and acc[0, 1, 1] > 0.3  # chance: 0.1
+  assert acc[0, 1, 0] < acc[0, 0, 0]  # forgetting without metaplasticity
