@@ -72,6 +72,7 @@ def main(argv):
   idx = jnp.arange(n, dtype=jnp.int32)
   labels = jnp.asarray(ds.train_y[:n])
   perm = jnp.arange(784, dtype=jnp.int32)
+  cmask = jnp.ones(10, bool)
 
   meta_tx = optimizers.build_optimizer(
       dict(name='metaplastic_adam', learning_rate=0.005, meta=1.35,
@@ -112,7 +113,7 @@ def main(argv):
   # 2. + 4. whole epochs (scan over minibatches), one seed.
   def epoch_fn(l):
     return jax.jit(lambda st, key: l.train_epoch(st, images, idx, labels,
-                                                 perm, key, 0))
+                                                 perm, cmask, key, 0))
 
   em, ea = epoch_fn(lm), epoch_fn(la)
   key = jax.random.PRNGKey(1)
@@ -131,7 +132,7 @@ def main(argv):
   keys = jax.random.split(jax.random.PRNGKey(2), n_seeds)
   states = jax.vmap(lm.init)(keys)
   vm = jax.jit(jax.vmap(
-      lambda st, k: lm.train_epoch(st, images, idx, labels, perm, k, 0)))
+      lambda st, k: lm.train_epoch(st, images, idx, labels, perm, cmask, k, 0)))
   t_vmap = _best(lambda: jax.block_until_ready(vm(states, keys)[0].params),
                  reps)
   singles = [jax.tree.map(lambda x, i=i: x[i], states)

@@ -6,8 +6,10 @@ be overridden on the command line, e.g. ``--config.num_seeds=8``.
 Fields:
   seed, num_seeds: runs use seeds ``seed, seed+1, ..., seed+num_seeds-1``, all
     vmapped in one program.
-  data: ``stream`` ('permuted' | 'sequential'), ``dataset`` (permuted) or
-    ``datasets`` (sequential), ``num_tasks``, ``permute_first``,
+  data: ``stream`` ('permuted' | 'sequential' | 'split'), ``dataset``
+    (permuted, split) or ``datasets`` (sequential), ``num_tasks`` (split: 0 =
+    all), ``permute_first``, split only: ``scenario`` ('class' | 'task' |
+    'domain'), ``classes_per_task``, ``class_order`` ('fixed' | 'random'),
     ``train_subset``/``test_subset`` (0: all), pixel ``scale``, ``mean``,
     ``std`` (x = (pixels*scale - mean)/std), ``data_dir`` ('' = TFDS default).
   model: ``name`` ('binary_mlp' | 'mlp'), ``hidden`` widths, ``init_scale``
@@ -18,7 +20,9 @@ Fields:
     ``reset_optimizer`` ('none' | 'moments' | 'all' at each task),
     ``per_task_bn`` (save BN per task and reload it to evaluate that task:
     leaks task identity, off by default), ``eval_every`` ('epoch' | 'task'),
-    ``loss_reduction`` ('mean' | 'sum').
+    ``loss_reduction`` ('mean' | 'sum'), ``task_boundaries`` (False: the
+    optimizer always sees ``task_id=0``, a task-free stream), ``eval_tasks``
+    ('all' | 'seen': skip tasks not trained yet, for long streams).
   sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
     value runs for every seed inside the same vmapped program.
 """
@@ -33,7 +37,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_seeds = 1
   c.data = ml_collections.ConfigDict(dict(
       stream='permuted', dataset='mnist', datasets=(), num_tasks=6,
-      permute_first=True, train_subset=0, test_subset=0,
+      permute_first=True, train_subset=0, test_subset=0, scenario='class',
+      classes_per_task=2, class_order='fixed',
       scale=1.0 / 255.0, mean=0.0, std=1.0, data_dir=''))
   c.model = ml_collections.ConfigDict(dict(
       name='binary_mlp', hidden=(4096, 4096), init_scale=0.05,
@@ -44,7 +49,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.protocol = ml_collections.ConfigDict(dict(
       epochs_per_task=40, batch_size=100, eval_batch_size=1000,
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
-      loss_reduction='mean'))
+      loss_reduction='mean', task_boundaries=True, eval_tasks='all'))
   c.sweep = ml_collections.ConfigDict(dict(name='', values=(0.0,)))
   c.plot = True
   return c

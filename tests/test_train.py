@@ -214,3 +214,44 @@ def test_mnist_then_fashion_mnist_through_tfds(fmnist_data_dir, tmp_path):
   assert [r['task_name'] for r in rows] == ['mnist_5k', 'fashion_mnist']
   assert acc[0, 0, 0] > 0.3 and acc[0, 1, 1] > 0.3  # chance: 0.1
   assert acc[0, 1, 0] < acc[0, 0, 0]  # forgetting without metaplasticity
+
+
+@pytest.mark.parametrize('scenario', ['class', 'task', 'domain'])
+def test_split_streams_end_to_end(tmp_path, scenario):
+  c = tiny_config(**{'data.stream': 'split', 'data.scenario': scenario,
+                     'data.class_order': 'random', 'data.num_tasks': 3,
+                     'num_seeds': 2, 'optimizer.meta': 0.0,
+                     'protocol.eval_tasks': 'seen', 'protocol.batch_size': 16,
+                     'protocol.epochs_per_task': 3,
+                     'protocol.task_boundaries': False})
+  summary = train.train_and_evaluate(c, str(tmp_path))
+  acc, _, _, _ = _read(str(tmp_path))
+  assert np.isnan(acc[:, 0, 1:]).all()  # unseen tasks were not evaluated
+  assert summary['forward_transfer']['mean'] is None
+  diag = np.diagonal(acc, axis1=1, axis2=2)
+  if scenario == 'task':
+    assert diag.min() > 0.6
+  elif scenario == 'class':
+    # Single head, no replay: the last task wipes out the first ones.
+    assert diag.min() > 0.6 and acc[:, -1, 0].max() < 0.5
+  else:
+    assert diag.min() > 0.6
+  s = np.load(tmp_path / 'stream.npz')
+  if scenario == 'task':
+    assert s['task0_class_mask'].shape == (2, 10)
+    assert s['task0_class_mask'].sum(1).tolist() == [2, 2]
+
+
+def test_task_incremental_mask_restricts_predictions():
+  logits = jnp.array([[5.0, 1.0, 2.0, 9.0], [0.0, 3.0, 1.0, 2.0]])
+  mask = jnp.array([False, True, True, False])
+  pred = learner_lib.predict_class(learner_lib.mask_logits(logits, mask))
+  np.testing.assert_array_equal(pred, [2, 1])
+  mc = jnp.stack([logits, logits + 1.0])  # [K, B, C] Monte-Carlo logits
+  pred = learner_lib.predict_class(learner_lib.mask_logits(mc, mask))
+  np.testing.assert_array_equal(pred, [2, 1])
+  loss = learner_lib.cross_entropy(learner_lib.mask_logits(logits, mask),
+                                   jnp.array([1, 2]), 'mean')
+  p = jax.nn.softmax(jnp.array([[1.0, 2.0], [3.0, 1.0]]))
+  np.testing.assert_allclose(loss, -np.mean(np.log([p[0, 0], p[1, 1]])),
+                             rtol=1e-5)

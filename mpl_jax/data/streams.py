@@ -18,7 +18,8 @@ import numpy as np
 
 from mpl_jax.data.datasets import ArrayDataset
 
-STREAMS = ('permuted', 'sequential')
+STREAMS = ('permuted', 'sequential', 'split')
+SCENARIOS = ('class', 'task', 'domain')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Task:
     test_idx: ``int32[S, m]`` indices into the base test images.
     test_y: ``int32[S, m]`` labels to evaluate against.
     pixel_perm: ``int32[S, D]`` input permutation applied on the fly.
+    class_mask: ``bool[S, C]`` outputs allowed for this task (masked logits
+      of task-incremental learning); None: all outputs.
   """
   name: str
   dataset: int
@@ -41,6 +44,7 @@ class Task:
   test_idx: np.ndarray
   test_y: np.ndarray
   pixel_perm: np.ndarray
+  class_mask: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +69,9 @@ class TaskStream:
     out = {'seeds': np.asarray(self.seeds)}
     for t, task in enumerate(self.tasks):
       for field in ('train_idx', 'train_y', 'test_idx', 'test_y',
-                    'pixel_perm'):
-        out[f'task{t}_{field}'] = getattr(task, field)
+                    'pixel_perm', 'class_mask'):
+        if getattr(task, field) is not None:
+          out[f'task{t}_{field}'] = getattr(task, field)
     return out
 
 
@@ -87,7 +92,7 @@ def _check_subset(name: str, value: Optional[int]) -> None:
     raise ValueError(f'{name} must be >= 0 (0 means all), got {value}.')
 
 
-_TAG_PERM, _TAG_TRAIN, _TAG_TEST = 1, 2, 3
+_TAG_PERM, _TAG_TRAIN, _TAG_TEST, _TAG_CLASSES = 1, 2, 3, 4
 
 
 def permuted_stream(dataset: ArrayDataset, num_tasks: int,
@@ -170,3 +175,105 @@ def sequential_stream(datasets: Sequence[ArrayDataset], seeds: Sequence[int],
       datasets=tuple(datasets), tasks=tuple(tasks),
       seeds=tuple(int(s) for s in seeds),
       num_classes=max(ds.num_classes for ds in datasets))
+
+
+def split_stream(dataset: ArrayDataset, seeds: Sequence[int], *,
+                 classes_per_task: int = 2, scenario: str = 'class',
+                 class_order: str = 'fixed', num_tasks: Optional[int] = None,
+                 train_subset: Optional[int] = None,
+                 test_subset: Optional[int] = None) -> TaskStream:
+  """Split a dataset by class into tasks (e.g. split MNIST: 5 x 2 classes).
+
+  Scenarios (van de Ven & Tolias, 2019):
+
+  * ``'class'`` (class-incremental): one head over all the dataset's classes,
+    no task identity at train or test time;
+  * ``'task'`` (task-incremental): the logits of classes outside the task are
+    masked at train and test time (a multi-head net with shared body);
+  * ``'domain'`` (domain-incremental): the label is the class's position in
+    its task (``0..classes_per_task-1``), one small shared head.
+
+  Args:
+    dataset: the base dataset.
+    seeds: one seed per run.
+    classes_per_task: classes in each task.
+    scenario: ``'class'``, ``'task'`` or ``'domain'``.
+    class_order: ``'fixed'`` (0, 1, 2, ...) or ``'random'`` (a class order
+      drawn from each seed).
+    num_tasks: tasks to keep (default: all ``num_classes //
+      classes_per_task``).
+    train_subset: at most this many training images per task (random per
+      seed; 0/None: all). Tasks are cut to the smallest count over seeds so
+      that runs stack.
+    test_subset: likewise for test images.
+
+  Returns:
+    A :class:`TaskStream`.
+  """
+  if scenario not in SCENARIOS:
+    raise ValueError(f'scenario must be one of {SCENARIOS}, got {scenario!r}.')
+  if class_order not in ('fixed', 'random'):
+    raise ValueError(f"class_order must be 'fixed' or 'random', got "
+                     f'{class_order!r}.')
+  c = dataset.num_classes
+  if not 1 <= classes_per_task <= c:
+    raise ValueError(f'classes_per_task must be in 1..{c}, got '
+                     f'{classes_per_task}.')
+  max_tasks = c // classes_per_task
+  num_tasks = num_tasks or max_tasks
+  if not 1 <= num_tasks <= max_tasks:
+    raise ValueError(f'num_tasks must be in 1..{max_tasks} for '
+                     f'{classes_per_task} classes per task, got {num_tasks}.')
+  _check_subset('train_subset', train_subset)
+  _check_subset('test_subset', test_subset)
+  orders = []
+  for s in seeds:
+    order = np.arange(c)
+    if class_order == 'random':
+      order = _rng(s, _TAG_CLASSES).permutation(c)
+    orders.append(order)
+  d = dataset.train_x.shape[1]
+  ident = np.tile(np.arange(d, dtype=np.int32), (len(seeds), 1))
+  out_classes = classes_per_task if scenario == 'domain' else c
+
+  def pick(labels, classes, n_max, rng):
+    idx = np.flatnonzero(np.isin(labels, classes))
+    if n_max and len(idx) > n_max:
+      idx = np.sort(rng.choice(idx, size=n_max, replace=False))
+    return idx
+
+  tasks = []
+  for t in range(num_tasks):
+    per_seed = []
+    for s, order in zip(seeds, orders):
+      cls = order[t * classes_per_task:(t + 1) * classes_per_task]
+      tr = pick(dataset.train_y, cls, train_subset, _rng(s, _TAG_TRAIN, t))
+      te = pick(dataset.test_y, cls, test_subset, _rng(s, _TAG_TEST, t))
+      per_seed.append((cls, tr, te))
+    n_tr = min(len(tr) for _, tr, _ in per_seed)
+    n_te = min(len(te) for _, _, te in per_seed)
+    tr_idx = np.stack([tr[:n_tr] for _, tr, _ in per_seed]).astype(np.int32)
+    te_idx = np.stack([te[:n_te] for _, _, te in per_seed]).astype(np.int32)
+    tr_y = dataset.train_y[tr_idx]
+    te_y = dataset.test_y[te_idx]
+    mask = None
+    if scenario == 'domain':
+      # label -> its position within the task's classes
+      pos = np.stack([np.argsort(order)  # class -> its index in the order
+                      for order in orders]) % classes_per_task
+      tr_y = np.take_along_axis(pos, tr_y, 1).astype(np.int32)
+      te_y = np.take_along_axis(pos, te_y, 1).astype(np.int32)
+    elif scenario == 'task':
+      mask = np.zeros((len(seeds), c), bool)
+      for i, (cls, _, _) in enumerate(per_seed):
+        mask[i, cls] = True
+    names = '-'.join(str(k) for k in per_seed[0][0])
+    tasks.append(Task(name=f'classes-{names}' if class_order == 'fixed' else
+                      f'split-{t}', dataset=0, train_idx=tr_idx,
+                      train_y=tr_y.astype(np.int32), test_idx=te_idx,
+                      test_y=te_y.astype(np.int32), pixel_perm=ident,
+                      class_mask=mask))
+  return TaskStream(name=f'split-{scenario}-{dataset.name}',
+                    datasets=(dataset,), tasks=tuple(tasks),
+                    seeds=tuple(int(s) for s in seeds),
+                    num_classes=out_classes)

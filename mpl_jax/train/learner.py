@@ -69,6 +69,11 @@ def cross_entropy(logits: jax.Array, labels: jax.Array,
   return nll.sum() if reduction == 'sum' else nll.mean()
 
 
+def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
+  """Sets the logits of classes outside ``class_mask`` to a large negative."""
+  return jnp.where(class_mask, logits, jnp.asarray(-1e9, logits.dtype))
+
+
 def predict_class(logits: jax.Array) -> jax.Array:
   """Argmax class; Monte-Carlo logits ``[K, B, C]`` average probabilities."""
   if logits.ndim == 3:
@@ -177,15 +182,17 @@ class Learner:
     new_stats = nnx.as_pure(nnx.state(model, nnx.BatchStat))
     return logits, new_stats
 
-  def loss(self, params, batch_stats, x, y, rng):
+  def loss(self, params, batch_stats, x, y, rng, class_mask):
     logits, new_stats = self.apply(params, batch_stats, x, train=True,
                                    rng=rng)
+    logits = mask_logits(logits, class_mask)
     loss = cross_entropy(logits, y, self.loss_reduction)
     return loss, (new_stats, logits)
 
-  def train_step(self, state: TrainState, x, y, rng, task_id):
+  def train_step(self, state: TrainState, x, y, rng, task_id, class_mask):
     (loss, (stats, logits)), grads = jax.value_and_grad(
-        self.loss, has_aux=True)(state.params, state.batch_stats, x, y, rng)
+        self.loss, has_aux=True)(state.params, state.batch_stats, x, y, rng,
+                                 class_mask)
     updates, opt_state = self.tx.update(grads, state.opt_state, state.params,
                                         task_id=task_id)
     params = optax.apply_updates(state.params, updates)
@@ -194,7 +201,7 @@ class Learner:
                           opt_state=opt_state), loss, acc
 
   def train_epoch(self, state: TrainState, images, idx, labels, perm,
-                  epoch_key, task_id):
+                  class_mask, epoch_key, task_id):
     """One epoch of one run: shuffle, then ``lax.scan`` over minibatches.
 
     Args:
@@ -203,8 +210,11 @@ class Learner:
       idx: ``int32[n]`` the task's example indices for this run.
       labels: ``int32[n]`` their labels.
       perm: ``int32[D]`` the task's pixel permutation for this run.
+      class_mask: ``bool[C]`` outputs that take part (task-incremental
+        masking; all True otherwise).
       epoch_key: key for the shuffle and the per-step randomness.
-      task_id: the task index (passed to the optimizer).
+      task_id: the task index passed to the optimizer (the trainer passes 0
+        throughout when the protocol hides task boundaries).
 
     Returns:
       ``(state, mean loss, mean training accuracy)``. The last incomplete
@@ -219,7 +229,8 @@ class Learner:
     def body(st, inp):
       b, key = inp
       x = self._inputs(images, idx[b], perm)
-      st, loss, acc = self.train_step(st, x, labels[b], key, task_id)
+      st, loss, acc = self.train_step(st, x, labels[b], key, task_id,
+                                      class_mask)
       return st, (loss, acc)
 
     state, (losses, accs) = jax.lax.scan(body, state, (order, step_keys))
@@ -240,8 +251,8 @@ class Learner:
                          state.batch_stats, stats)
     return params, stats
 
-  def evaluate(self, state: TrainState, images, idx, labels, perm, key,
-               bn_task):
+  def evaluate(self, state: TrainState, images, idx, labels, perm,
+               class_mask, key, bn_task):
     """Accuracy of one run on one task's test examples.
 
     Evaluated in batches of ``eval_batch_size`` (plus one remainder batch);
@@ -256,6 +267,7 @@ class Learner:
     def correct(b_idx, k):
       x = self._inputs(images, idx[b_idx], perm)
       logits, _ = self.apply(params, stats, x, train=False, rng=k)
+      logits = mask_logits(logits, class_mask)
       return jnp.sum(predict_class(logits) == labels[b_idx])
 
     keys = jax.random.split(key, nb + 1)

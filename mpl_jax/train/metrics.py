@@ -9,7 +9,12 @@ accuracy of the untrained network on task ``j`` (for forward transfer).
   2017); negative means forgetting;
 * forgetting: ``mean_{j<T-1} max_{j<=i<T-1} R[i, j] - R[T-1, j]`` (Chaudhry et
   al., 2018);
-* forward transfer: ``mean_{j>0} R[j-1, j] - b[j]`` (Lopez-Paz & Ranzato).
+* forward transfer: ``mean_{j>0} R[j-1, j] - b[j]`` (Lopez-Paz & Ranzato);
+  undefined (None) when tasks were not evaluated before being trained;
+* accuracy over the last 5 tasks: ``mean_{j>=T-5} R[T-1, j]`` (plasticity,
+  as in the MESU papers);
+* average accuracy after each task ``i``: ``mean_{j<=i} R[i, j]`` (the
+  learning curve of a long stream).
 
 Metrics of a stream with one task are NaN where undefined.
 """
@@ -55,9 +60,21 @@ def forward_transfer(r: np.ndarray, b: np.ndarray) -> np.ndarray:
   return (prev - b[..., 1:]).mean(-1)
 
 
+def last_tasks_accuracy(r: np.ndarray, k: int = 5) -> np.ndarray:
+  return np.asarray(r)[..., -1, -k:].mean(-1)
+
+
+def average_accuracy_after_each_task(r: np.ndarray) -> np.ndarray:
+  r = np.asarray(r)
+  t = r.shape[-1]
+  return np.stack([r[..., i, :i + 1].mean(-1) for i in range(t)], -1)
+
+
 def mean_std(x: np.ndarray) -> dict[str, float]:
-  """Mean and (population) standard deviation over runs, as floats."""
+  """Mean and (population) standard deviation over runs (None if undefined)."""
   x = np.asarray(x, np.float64)
+  if np.isnan(x).any():
+    return {'mean': None, 'std': None}
   return {'mean': float(np.mean(x)), 'std': float(np.std(x))}
 
 
@@ -67,6 +84,10 @@ def summarize(r: np.ndarray, b: Optional[np.ndarray] = None) -> dict:
       'average_accuracy': mean_std(average_accuracy(r)),
       'backward_transfer': mean_std(backward_transfer(r)),
       'forgetting': mean_std(forgetting(r)),
+      'last5_accuracy': mean_std(last_tasks_accuracy(r)),
+      'average_accuracy_after_task': {
+          'mean': average_accuracy_after_each_task(r).mean(0).tolist(),
+          'std': average_accuracy_after_each_task(r).std(0).tolist()},
       'final_accuracy_per_task': {
           'mean': np.asarray(r)[:, -1].mean(0).tolist(),
           'std': np.asarray(r)[:, -1].std(0).tolist()},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -90,7 +91,8 @@ def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
     x = (np.arange(c.shape[1]) + 1) / points_per_task
     for j in range(n_tasks):
       col = colors(j / max(n_tasks - 1, 1)) if n_tasks > 10 else colors(j)
-      with np.errstate(all='ignore'):
+      with warnings.catch_warnings():  # all-NaN points: not trained yet
+        warnings.simplefilter('ignore', RuntimeWarning)
         m = np.nanmean(c[:, :, j], 0)
         s = np.nanstd(c[:, :, j], 0)
       ax.plot(x[done], 100 * m[done], color=col, lw=1.4,
@@ -108,7 +110,8 @@ def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
     if n_tasks <= 12:
       ax.legend(fontsize=7, ncol=2, loc='lower left')
     ax2 = axes[row, 1]
-    with np.errstate(all='ignore'):
+    with warnings.catch_warnings():
+      warnings.simplefilter('ignore', RuntimeWarning)
       mat = np.nanmean(accuracy[runs], 0)
     im = ax2.imshow(100 * mat, vmin=0, vmax=100, cmap='viridis')
     ax2.set_xlabel('evaluated task j')

@@ -50,6 +50,15 @@ def build_stream(config: ml_collections.ConfigDict,
         ds, d.num_tasks, seeds, permute_first=d.get('permute_first', True),
         train_subset=d.get('train_subset', 0),
         test_subset=d.get('test_subset', 0))
+  if d.stream == 'split':
+    ds = datasets_lib.load_dataset(d.dataset, data_dir=data_dir)
+    return streams_lib.split_stream(
+        ds, seeds, classes_per_task=d.get('classes_per_task', 2),
+        scenario=d.get('scenario', 'class'),
+        class_order=d.get('class_order', 'fixed'),
+        num_tasks=d.get('num_tasks', 0) or None,
+        train_subset=d.get('train_subset', 0),
+        test_subset=d.get('test_subset', 0))
   if d.stream == 'sequential':
     dss = [datasets_lib.load_dataset(n, data_dir=data_dir)
            for n in d.datasets]
@@ -101,10 +110,10 @@ class _Programs:
     self.start_task = jax.jit(jax.vmap(l.start_task, in_axes=(0, 0, None, 0)))
     self.end_task = jax.jit(jax.vmap(l.end_task, in_axes=(0, None)))
     self.train_epoch = jax.jit(
-        jax.vmap(l.train_epoch, in_axes=(0, None, 0, 0, 0, 0, None)),
+        jax.vmap(l.train_epoch, in_axes=(0, None, 0, 0, 0, 0, 0, None)),
         donate_argnums=0)
     self.evaluate = jax.jit(
-        jax.vmap(l.evaluate, in_axes=(0, None, 0, 0, 0, 0, None)))
+        jax.vmap(l.evaluate, in_axes=(0, None, 0, 0, 0, 0, 0, None)))
 
 
 def _keys(seeds, *tags):
@@ -196,20 +205,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
            train_y=jnp.asarray(t.train_y[run_of_seed]),
            test_idx=jnp.asarray(t.test_idx[run_of_seed]),
            test_y=jnp.asarray(t.test_y[run_of_seed]),
-           perm=jnp.asarray(t.pixel_perm[run_of_seed]))
+           perm=jnp.asarray(t.pixel_perm[run_of_seed]),
+           mask=jnp.asarray(
+               np.ones((len(stream_seeds), stream.num_classes), bool)
+               if t.class_mask is None else t.class_mask)[run_of_seed])
       for t in stream.tasks]
+  boundaries = config.protocol.get('task_boundaries', True)
+  eval_seen_only = config.protocol.get('eval_tasks', 'all') == 'seen'
   groups = _groups(values, sweep_name)
 
   def evaluate_all(state, tag, trained_upto):
-    accs = []
+    accs = np.full((n_runs, n_tasks), np.nan, np.float32)
     for j, (task, arr) in enumerate(zip(stream.tasks, task_arrays)):
+      if eval_seen_only and j > max(trained_upto, 0):
+        continue
       # Completed tasks use their own BatchNorm snapshot (per_task_bn only).
       bn_task = j if j < trained_upto else -1
-      a = progs.evaluate(state, test_images[task.dataset], arr['test_idx'],
-                         arr['test_y'], arr['perm'],
-                         _keys(seeds, 7, tag, j), bn_task)
-      accs.append(a)
-    return np.asarray(jnp.stack(accs, -1))
+      accs[:, j] = np.asarray(progs.evaluate(
+          state, test_images[task.dataset], arr['test_idx'], arr['test_y'],
+          arr['perm'], arr['mask'], _keys(seeds, 7, tag, j), bn_task))
+    return accs
 
   state = progs.init(seed_keys, sweep_vals)
   ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, 'checkpoints'))
@@ -240,7 +255,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       t0 = time.time()
       state, loss, tacc = progs.train_epoch(
           state, images[task.dataset], arr['train_idx'], arr['train_y'],
-          arr['perm'], _keys(seeds, 1, t, e), t)
+          arr['perm'], arr['mask'], _keys(seeds, 1, t, e),
+          t if boundaries else 0)
       loss = np.asarray(loss)
       losses[:, t, e], train_acc[:, t, e] = loss, np.asarray(tacc)
       if not np.all(np.isfinite(loss)):
@@ -254,18 +270,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       n_seen = (arr['train_idx'].shape[1] // learner.batch_size *
                 learner.batch_size)
       total_samples += n_seen * n_runs
-      if per_epoch or e == epochs - 1:
+      evaluated = per_epoch or e == epochs - 1
+      if evaluated:
         point = t * points + (e if per_epoch else 0)
         curves[:, point] = evaluate_all(state, 1 + t * epochs + e, t)
       dt = time.time() - t0
+      task_acc = (f'  task acc {100 * np.mean(curves[:, point, t]):.2f}%'
+                  if evaluated else '')
       logging.info(
-          'task %d/%d epoch %d/%d  loss %.4f  train acc %.2f%%  '
-          'task acc %.2f%%  %.1fs  %.0f samples/s (all runs)',
-          t + 1, n_tasks, e + 1, epochs, loss.mean(),
-          100 * np.mean(train_acc[:, t, e]),
-          100 * np.nanmean(curves[:, t * points + (e if per_epoch else 0), t])
-          if (per_epoch or e == epochs - 1) else float('nan'),
-          dt, n_seen * n_runs / max(dt, 1e-9))
+          'task %d/%d epoch %d/%d  loss %.4f  train acc %.2f%%%s  %.1fs  '
+          '%.0f samples/s (all runs)', t + 1, n_tasks, e + 1, epochs,
+          loss.mean(), 100 * np.mean(train_acc[:, t, e]), task_acc, dt,
+          n_seen * n_runs / max(dt, 1e-9))
     state = progs.end_task(state, t)
     acc[:, t] = curves[:, t * points + points - 1]
     ckpt.save(t + 1, dict(state=state, acc=acc, curves=curves, losses=losses,

@@ -50,8 +50,8 @@ def validate_config(config) -> None:
     raise ConfigError(f'config.seed must be an integer >= 0, got {seed!r}.')
 
   stream = _choice(config, 'data.stream', streams_lib.STREAMS)
-  names = ([_req(config, 'data.dataset')] if stream == 'permuted' else
-           list(_req(config, 'data.datasets')))
+  names = (list(_req(config, 'data.datasets')) if stream == 'sequential'
+           else [_req(config, 'data.dataset')])
   if not names:
     raise ConfigError('config.data.datasets is empty.')
   for n in names:
@@ -60,6 +60,11 @@ def validate_config(config) -> None:
                         f'{sorted(datasets_lib.DATASETS)}.')
   if stream == 'permuted':
     _positive_int(config, 'data.num_tasks')
+  if stream == 'split':
+    _choice(config, 'data.scenario', streams_lib.SCENARIOS)
+    _choice(config, 'data.class_order', ('fixed', 'random'))
+    _positive_int(config, 'data.classes_per_task')
+    _positive_int(config, 'data.num_tasks', minimum=0)
   for f in ('train_subset', 'test_subset'):
     if f in config.data:
       _positive_int(config, f'data.{f}', minimum=0)
@@ -94,6 +99,10 @@ def validate_config(config) -> None:
     raise ConfigError('config.protocol.per_task_bn must be True or False.')
   if 'eval_every' in config.protocol:
     _choice(config, 'protocol.eval_every', EVAL_EVERY)
+  if 'eval_tasks' in config.protocol:
+    _choice(config, 'protocol.eval_tasks', ('all', 'seen'))
+  if not isinstance(config.protocol.get('task_boundaries', True), bool):
+    raise ConfigError('config.protocol.task_boundaries must be True or False.')
   if 'loss_reduction' in config.protocol:
     _choice(config, 'protocol.loss_reduction', REDUCTIONS)
 
