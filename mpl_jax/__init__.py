@@ -6,6 +6,14 @@ Layers, each importing only those above it:
 """
 
 from mpl_jax.rules._common import reseed
+from mpl_jax.rules.engram import engram_metaplastic_adam
+from mpl_jax.rules.engram import EngramGateState
+from mpl_jax.rules.engram import stochastic_engram_gate
+from mpl_jax.rules.flexibility import flexibility_factor
+from mpl_jax.rules.flexibility import flexibility_tiers
+from mpl_jax.rules.flexibility import FlexibilityTiersState
+from mpl_jax.rules.flexibility import flexible_sgd
+from mpl_jax.rules.flexibility import tier_fractions
 from mpl_jax.rules.metaplasticity import metaplastic_adam
 from mpl_jax.rules.metaplasticity import metaplastic_factor
 from mpl_jax.rules.metaplasticity import scale_by_adam_pytorch
@@ -15,6 +23,14 @@ from mpl_jax.rules.metaplasticity import ScaleByAdamPytorchState
 __version__ = '0.1.0'
 
 __all__ = (
+    'engram_metaplastic_adam',
+    'EngramGateState',
+    'flexibility_factor',
+    'flexibility_tiers',
+    'FlexibilityTiersState',
+    'flexible_sgd',
+    'tier_fractions',
+    'stochastic_engram_gate',
     'metaplastic_adam',
     'metaplastic_factor',
     'reseed',

@@ -13,6 +13,8 @@ from typing import Any, Callable, Mapping
 
 import optax
 
+from mpl_jax.rules import engram
+from mpl_jax.rules import flexibility
 from mpl_jax.rules import metaplasticity
 
 
@@ -29,10 +31,38 @@ def _sgd(learning_rate, *, momentum=0.0, weight_decay=0.0):
                      optax.sgd(learning_rate, momentum=momentum or None))
 
 
+def _engram_metaplastic_adam(learning_rate, meta=1.35, *, p=0.5, key=0,
+                             granularity='synapse', resample='task',
+                             weight_decay=0.0, b1=0.9, b2=0.999, eps=1e-8):
+  """engram_metaplastic_adam with config defaults (key reseeded per run)."""
+  return engram.engram_metaplastic_adam(
+      learning_rate, meta, key=key, p=p, granularity=granularity,
+      resample=resample, weight_decay=weight_decay, b1=b1, b2=b2, eps=eps)
+
+
+def _flexible_sgd(learning_rate, *, strength, key=0, distribution='uniform',
+                  tiers=None, refresh='task'):
+  """flexible_sgd with config defaults (key reseeded per run).
+
+  ``tiers`` in a config is a flat tuple ``(f1, p1, f2, p2, ...)``; when given
+  it replaces ``distribution``.
+  """
+  if tiers:
+    tiers = tuple(zip(tiers[0::2], tiers[1::2]))
+    distribution = None
+  if isinstance(distribution, (list, tuple)):
+    distribution = tuple(distribution)
+  return flexibility.flexible_sgd(
+      learning_rate, key=key, tiers=tiers or None, distribution=distribution,
+      strength=strength, refresh=refresh)
+
+
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'metaplastic_adam': metaplasticity.metaplastic_adam,
     'adam': _adam,
     'sgd': _sgd,
+    'engram_metaplastic_adam': _engram_metaplastic_adam,
+    'flexible_sgd': _flexible_sgd,
 }
 
 

@@ -1,0 +1,66 @@
+r"""Split Fashion-MNIST, engram-gated metaplastic BNN and its controls (SPEC §4).
+
+  python -m launch.main --config=configs/split_fmnist_engram.py:METHOD,SCENARIO \
+      --workdir=runs/split_METHOD_SCENARIO
+
+METHOD is one of
+  engram  binarized MLP, metaplastic Adam + stochastic engram gate
+          (``engram_metaplastic_adam``: per task a random half of the synapses
+          is plastic, resampled at each task boundary);
+  meta    binarized MLP, metaplastic Adam (no engram);
+  bnn     binarized MLP, plain Adam (meta = 0);
+  fp      full-precision MLP (Linear-BN-ReLU), plain Adam;
+SCENARIO is ``class`` (class-incremental, one 10-way head), ``domain``
+(domain-incremental, label = position in the task, 2-way head) or ``task``
+(task-incremental, masked logits).
+
+Five 2-class tasks (classes 0-1, 2-3, ...), BNN 784-512-512-(10|2), batch
+100, 5 epochs per task, lr 0.005, 3 seeds vmapped. meta = 5 (not the paper's
+1.35): with 600 steps per task instead of 24,000 the hidden weights stay small
+and 1.35 barely acts (see configs/quickstart.py). The engram gate's exact form
+is unconfirmed in the paper (SPEC §4): this is mpl_jax's reading, documented
+in ``mpl_jax.stochastic_engram_gate``.
+
+Offline (Fashion-MNIST from Debian's files). About 3-6 minutes per
+method/scenario on 2 CPU cores. Expected: class-incremental stays low for all
+methods without replay (the last task dominates the single head); the
+metaplastic and engram-gated BNNs keep more of the earlier tasks than the
+plain BNN in the domain-incremental scenario. BUILD.md lists the measured
+values (average accuracy, mean ± std over seeds) and the memory comparison
+(benchmarks/bench_engram_memory.py).
+"""
+
+from configs import default
+
+METHODS = ('engram', 'meta', 'bnn', 'fp')
+
+
+def get_config(arg: str = 'engram,class'):
+  parts = [p.strip() for p in arg.split(',')] if arg else []
+  method = parts[0] if parts else 'engram'
+  scenario = parts[1] if len(parts) > 1 else 'class'
+  if method not in METHODS:
+    raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+  c = default.get_config()
+  c.name = f'split_fmnist_{method}_{scenario}'
+  c.num_seeds = 3
+  c.data.stream = 'split'
+  c.data.dataset = 'fashion_mnist'
+  c.data.scenario = scenario
+  c.data.classes_per_task = 2
+  c.data.num_tasks = 0
+  c.model.hidden = (512, 512)
+  c.protocol.epochs_per_task = 5
+  c.protocol.eval_every = 'task'
+  if method == 'engram':
+    c.optimizer = dict(name='engram_metaplastic_adam', learning_rate=0.005,
+                       meta=5.0, p=0.5, granularity='synapse',
+                       resample='task', weight_decay=1e-7)
+  elif method == 'meta':
+    c.optimizer.meta = 5.0
+  elif method == 'bnn':
+    c.optimizer.meta = 0.0
+  else:
+    c.model.name = 'mlp'
+    c.optimizer = dict(name='adam', learning_rate=0.005, weight_decay=1e-7)
+  return c
