@@ -22,7 +22,10 @@ Fields:
     leaks task identity, off by default), ``eval_every`` ('epoch' | 'task'),
     ``loss_reduction`` ('mean' | 'sum'), ``task_boundaries`` (False: the
     optimizer always sees ``task_id=0``, a task-free stream), ``eval_tasks``
-    ('all' | 'seen': skip tasks not trained yet, for long streams).
+    ('all' | 'seen': skip tasks not trained yet, for long streams),
+    ``vectorize`` (how runs share one compiled program: 'vmap' batches them,
+    best on GPU/TPU; 'map' loops inside the program, best on CPU where XLA's
+    batched matmul is slow; 'auto' picks by backend).
   sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
     value runs for every seed inside the same vmapped program.
 """
@@ -49,7 +52,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.protocol = ml_collections.ConfigDict(dict(
       epochs_per_task=40, batch_size=100, eval_batch_size=1000,
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
-      loss_reduction='mean', task_boundaries=True, eval_tasks='all'))
+      loss_reduction='mean', task_boundaries=True, eval_tasks='all',
+      vectorize='auto'))
   c.sweep = ml_collections.ConfigDict(dict(name='', values=(0.0,)))
   c.plot = True
   return c

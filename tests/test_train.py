@@ -72,8 +72,10 @@ def test_permuted_digits_end_to_end(tmp_path):
   assert not np.array_equal(perms[0], perms[1])  # per-seed permutations
 
 
-def test_vmapped_seed_equals_single_run(tmp_path):
-  both = tiny_config(num_seeds=2, seed=3)
+@pytest.mark.parametrize('vectorize', ['vmap', 'map'])
+def test_vmapped_seed_equals_single_run(tmp_path, vectorize):
+  both = tiny_config(num_seeds=2, seed=3,
+                     **{'protocol.vectorize': vectorize})
   train.train_and_evaluate(both, str(tmp_path / 'both'))
   single = tiny_config(num_seeds=1, seed=4)
   train.train_and_evaluate(single, str(tmp_path / 'single'))

@@ -99,6 +99,8 @@ def validate_config(config) -> None:
     raise ConfigError('config.protocol.per_task_bn must be True or False.')
   if 'eval_every' in config.protocol:
     _choice(config, 'protocol.eval_every', EVAL_EVERY)
+  if 'vectorize' in config.protocol:
+    _choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
   if 'eval_tasks' in config.protocol:
     _choice(config, 'protocol.eval_tasks', ('all', 'seen'))
   if not isinstance(config.protocol.get('task_boundaries', True), bool):
