@@ -26,6 +26,10 @@ Fields:
     ``vectorize`` (how runs share one compiled program: 'vmap' batches them,
     best on GPU/TPU; 'map' loops inside the program, best on CPU where XLA's
     batched matmul is slow; 'auto' picks by backend).
+  ood: ``dataset`` ('' = off): after every task, score the task's test set
+    and this dataset's test set (``test_subset`` images; 0 = all) by
+    uncertainty (mutual information over MC samples, or predictive entropy
+    for deterministic models) and report the OOD ROC-AUC.
   sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
     value runs for every seed inside the same vmapped program.
 """
@@ -54,6 +58,7 @@ def get_config() -> ml_collections.ConfigDict:
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
       loss_reduction='mean', task_boundaries=True, eval_tasks='all',
       vectorize='auto'))
+  c.ood = ml_collections.ConfigDict(dict(dataset='', test_subset=0))
   c.sweep = ml_collections.ConfigDict(dict(name='', values=(0.0,)))
   c.plot = True
   return c

@@ -143,19 +143,36 @@ class MLP(_NormedMLP):
   """Full-precision control: ``Dense(no bias) -> BatchNorm -> ReLU`` layers.
 
   Same arguments as :class:`BinaryMLP`; weights start ``U(-init_scale,
-  init_scale)`` so both nets begin from the same distribution.
+  init_scale)`` so both nets begin from the same distribution. With
+  ``use_bn=False`` the layers are ``Dense(with bias) -> ReLU`` (a plain MLP,
+  e.g. for online learning at batch size 1, where batch statistics are
+  meaningless).
   """
 
   def __init__(self, sizes: Sequence[int], *, init_scale: float = 0.05,
                bn_eval: str = 'batch', bn_momentum: float = 0.9,
-               bn_epsilon: float = 1e-5, rngs: nnx.Rngs):
+               bn_epsilon: float = 1e-5, use_bn: bool = True,
+               rngs: nnx.Rngs):
     self.init_scale = init_scale
+    self.use_bn = use_bn
     super().__init__(sizes, bn_eval=bn_eval, bn_momentum=bn_momentum,
                      bn_epsilon=bn_epsilon, rngs=rngs)
+    if not use_bn:
+      self.norms = nnx.List([])
 
   def _make_dense(self, i, o, rngs):
-    return nnx.Linear(i, o, use_bias=False,
+    return nnx.Linear(i, o, use_bias=not self.use_bn,
                       kernel_init=uniform_init(self.init_scale), rngs=rngs)
 
   def _activation(self, x):
     return jax.nn.relu(x)
+
+  def __call__(self, x: jax.Array, *, train: bool = False,
+               rng: jax.Array | None = None) -> jax.Array:
+    if self.use_bn:
+      return super().__call__(x, train=train, rng=rng)
+    for i, dense in enumerate(self.layers):
+      x = dense(x)
+      if i < len(self.layers) - 1:
+        x = self._activation(x)
+    return x

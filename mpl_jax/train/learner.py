@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from mpl_jax.models import bayesian
 from mpl_jax.rules import _common
 from mpl_jax.rules import metaplasticity
 
@@ -276,6 +277,40 @@ class Learner:
     if m > nb * eb:
       total += correct(jnp.arange(nb * eb, m), keys[nb])
     return total / m
+
+  def uncertainty_scores(self, state: TrainState, images, idx, perm, key,
+                         bn_task):
+    """Per-example uncertainty (see :func:`uncertainty`) of one run."""
+    return _batched_scores(self, state, images, idx, perm, key, bn_task)
+
+
+def uncertainty(logits: jax.Array) -> jax.Array:
+  """Per-example OOD score: mutual information over MC samples ``[K, B, C]``
+  (epistemic uncertainty), or the predictive entropy of a deterministic
+  model's ``[B, C]`` logits."""
+  if logits.ndim == 3:
+    return bayesian.mutual_information(logits)
+  logp = jax.nn.log_softmax(logits, -1)
+  return -jnp.sum(jnp.exp(logp) * logp, -1)
+
+
+def _batched_scores(learner, state, images, idx, perm, key, bn_task):
+  params, stats = learner._eval_params(state, bn_task)
+  m = idx.shape[0]
+  eb = min(learner.eval_batch_size, m)
+  nb = m // eb
+
+  def scores(b_idx, k):
+    x = learner._inputs(images, idx[b_idx], perm)
+    logits, _ = learner.apply(params, stats, x, train=False, rng=k)
+    return uncertainty(logits)
+
+  keys = jax.random.split(key, nb + 1)
+  full = jnp.arange(nb * eb).reshape(nb, eb)
+  out = jax.lax.map(lambda a: scores(*a), (full, keys[:nb])).reshape(-1)
+  if m > nb * eb:
+    out = jnp.concatenate([out, scores(jnp.arange(nb * eb, m), keys[nb])])
+  return out
 
 
 def bn_param_mask(model: nnx.Module, params: PyTree) -> PyTree:

@@ -95,3 +95,24 @@ def summarize(r: np.ndarray, b: Optional[np.ndarray] = None) -> dict:
   if b is not None:
     out['forward_transfer'] = mean_std(forward_transfer(r, b))
   return out
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+  """Area under the ROC curve of scores: ``P(pos > neg) + P(pos = neg)/2``.
+
+  Used for OOD detection with ``positive`` the OOD examples' uncertainty and
+  ``negative`` the in-distribution examples' (Mann-Whitney U statistic, ties
+  counted half).
+  """
+  pos = np.asarray(positive, np.float64).ravel()
+  neg = np.asarray(negative, np.float64).ravel()
+  allv = np.concatenate([pos, neg])
+  order = np.argsort(allv, kind='mergesort')
+  ranks = np.empty(len(allv))
+  sorted_v = allv[order]
+  # average ranks over ties
+  _, first, counts = np.unique(sorted_v, return_index=True, return_counts=True)
+  avg = first + (counts - 1) / 2.0 + 1.0
+  ranks[order] = np.repeat(avg, counts)
+  u = ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2.0
+  return float(u / (len(pos) * len(neg)))

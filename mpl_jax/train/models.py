@@ -7,11 +7,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 from flax import nnx
 
+from mpl_jax.models import bayesian
 from mpl_jax.models import binary
 
 MODELS: dict[str, Callable[..., nnx.Module]] = {
     'binary_mlp': binary.BinaryMLP,
     'mlp': binary.MLP,
+    'bayesian_mlp': bayesian.BayesianMLP,
 }
 
 

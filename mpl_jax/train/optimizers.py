@@ -13,8 +13,10 @@ from typing import Any, Callable, Mapping
 
 import optax
 
+from mpl_jax.rules import baselines
 from mpl_jax.rules import engram
 from mpl_jax.rules import flexibility
+from mpl_jax.rules import mesu as mesu_lib
 from mpl_jax.rules import metaplasticity
 
 
@@ -57,12 +59,35 @@ def _flexible_sgd(learning_rate, *, strength, key=0, distribution='uniform',
       strength=strength, refresh=refresh)
 
 
+def _ewc_sgd(learning_rate, *, importance, decay=1.0, mode='online'):
+  """EWC penalty gradient added to the loss gradient, then SGD."""
+  return optax.chain(
+      baselines.add_ewc_penalty(importance, decay=decay, mode=mode),
+      optax.sgd(learning_rate))
+
+
+def _si_sgd(learning_rate, *, c, xi=0.1, damping=None):
+  """Synaptic Intelligence penalty gradient, then SGD."""
+  return optax.chain(
+      baselines.add_synaptic_intelligence(c, xi=xi, damping=damping),
+      optax.sgd(learning_rate))
+
+
+def _bgd(*, eta=1.0, clamp_grad=None):
+  """Bayesian gradient descent (FOO-VB diagonal) over {'mu','sigma'} leaves."""
+  return baselines.scale_by_bgd(eta=eta, clamp_grad=clamp_grad)
+
+
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'metaplastic_adam': metaplasticity.metaplastic_adam,
     'adam': _adam,
     'sgd': _sgd,
     'engram_metaplastic_adam': _engram_metaplastic_adam,
     'flexible_sgd': _flexible_sgd,
+    'mesu': mesu_lib.mesu,
+    'bgd': _bgd,
+    'ewc_sgd': _ewc_sgd,
+    'si_sgd': _si_sgd,
 }
 
 

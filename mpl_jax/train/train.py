@@ -140,6 +140,8 @@ class _Programs:
         donate_argnums=0)
     self.evaluate = jax.jit(
         runs_axis(l.evaluate, (0, None, 0, 0, 0, 0, 0, None), vectorize))
+    self.scores = jax.jit(
+        runs_axis(l.uncertainty_scores, (0, None, 0, 0, 0, None), vectorize))
 
 
 def _keys(seeds, *tags):
@@ -162,7 +164,8 @@ def _groups(values, sweep_name):
   return {k: np.asarray(v) for k, v in groups.items()}
 
 
-def _summary(acc, acc_init, done, groups, seeds, values, sweep_name):
+def _summary(acc, acc_init, done, groups, seeds, values, sweep_name,
+             ood_auc=None):
   out = {'tasks_completed': int(done), 'runs': len(seeds)}
   if done == 0:
     return out
@@ -170,6 +173,12 @@ def _summary(acc, acc_init, done, groups, seeds, values, sweep_name):
   b = acc_init[:, :done]
   per_group = {g: metrics_lib.summarize(r[idx], b[idx])
                for g, idx in groups.items()}
+  if ood_auc is not None:
+    for g, idx in groups.items():
+      per_group[g]['ood_auc'] = metrics_lib.mean_std(ood_auc[idx, done - 1])
+      per_group[g]['ood_auc_after_task'] = {
+          'mean': ood_auc[idx, :done].mean(0).tolist(),
+          'std': ood_auc[idx, :done].std(0).tolist()}
   if sweep_name is None:
     out.update(per_group[''])
     out['seeds'] = list(seeds)
@@ -212,6 +221,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   seeds, values, sweep_name = run_layout(config)
   stream_seeds = sorted(set(seeds))
   stream = build_stream(config, stream_seeds)
+  data_dir = config.data.get('data_dir') or None
   run_of_seed = np.asarray([stream_seeds.index(s) for s in seeds])
   outputs.write_npz(os.path.join(workdir, 'stream.npz'), stream.arrays())
   learner = make_learner(config, stream, sweep_name)
@@ -239,6 +249,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   boundaries = config.protocol.get('task_boundaries', True)
   eval_seen_only = config.protocol.get('eval_tasks', 'all') == 'seen'
   groups = _groups(values, sweep_name)
+  ood_name = config.get('ood', {}).get('dataset', '')
+  ood = None
+  if ood_name:
+    ood_ds = datasets_lib.load_dataset(ood_name, data_dir=data_dir)
+    if ood_ds.train_x.shape[1] != stream.input_dim:
+      raise ValueError(f'ood dataset {ood_name!r} has input size '
+                       f'{ood_ds.train_x.shape[1]}, the stream '
+                       f'{stream.input_dim}.')
+    ood_idx = streams_lib._subset(len(ood_ds.test_y),
+                                  config.ood.get('test_subset', 0),
+                                  np.random.default_rng(0))
+    ood = dict(images=jnp.asarray(ood_ds.test_x),
+               idx=jnp.asarray(np.tile(ood_idx, (n_runs, 1))))
+
+  def ood_auc_after(state, t):
+    """ROC-AUC of uncertainty: task t's test set vs the OOD test set."""
+    arr, task = task_arrays[t], stream.tasks[t]
+    k_in, k_out = _keys(seeds, 8, t, 0), _keys(seeds, 8, t, 1)
+    s_in = np.asarray(progs.scores(state, test_images[task.dataset],
+                                   arr['test_idx'], arr['perm'], k_in, -1))
+    s_out = np.asarray(progs.scores(state, ood['images'], ood['idx'],
+                                    arr['perm'], k_out, -1))
+    return np.asarray([metrics_lib.roc_auc(o, i)
+                       for i, o in zip(s_in, s_out)], np.float32)
 
   def evaluate_all(state, tag, trained_upto):
     accs = np.full((n_runs, n_tasks), np.nan, np.float32)
@@ -258,14 +292,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   curves = np.full((n_runs, n_tasks * points, n_tasks), np.nan, np.float32)
   losses = np.full((n_runs, n_tasks, epochs), np.nan, np.float32)
   train_acc = np.full((n_runs, n_tasks, epochs), np.nan, np.float32)
+  ood_auc = np.full((n_runs, n_tasks), np.nan, np.float32)
   start = ckpt.latest_step() or 0
   if start:
     restored = ckpt.restore(start, dict(
         state=state, acc=acc, curves=curves, losses=losses,
-        train_acc=train_acc, acc_init=np.zeros((n_runs, n_tasks),
-                                               np.float32)))
+        train_acc=train_acc, ood_auc=ood_auc,
+        acc_init=np.zeros((n_runs, n_tasks), np.float32)))
     state, acc, curves = restored['state'], restored['acc'], restored['curves']
     losses, train_acc = restored['losses'], restored['train_acc']
+    ood_auc = restored['ood_auc']
     acc_init = restored['acc_init']
     logging.info('Resumed %s after task %d/%d.', workdir, start, n_tasks)
   else:
@@ -310,11 +346,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
           n_seen * n_runs / max(dt, 1e-9))
     state = progs.end_task(state, t)
     acc[:, t] = curves[:, t * points + points - 1]
+    if ood is not None:
+      ood_auc[:, t] = ood_auc_after(state, t)
+      logging.info('OOD ROC-AUC (%s vs %s) after task %d: %.4f +- %.4f',
+                   stream.tasks[t].name, ood_name, t + 1,
+                   ood_auc[:, t].mean(), ood_auc[:, t].std())
     ckpt.save(t + 1, dict(state=state, acc=acc, curves=curves, losses=losses,
-                          train_acc=train_acc, acc_init=acc_init))
+                          train_acc=train_acc, ood_auc=ood_auc,
+                          acc_init=acc_init))
     _write_outputs(workdir, config, stream, acc, acc_init, curves, losses,
                    train_acc, t + 1, points, groups, seeds, values,
-                   sweep_name)
+                   sweep_name, ood_auc if ood is not None else None)
     row = ' '.join(f'{100 * a:.1f}' for a in np.nanmean(acc[:, t, :t + 1], 0))
     logging.info('task %d/%d done in %.1fs; accuracy on tasks 1..%d: %s',
                  t + 1, n_tasks, time.time() - t_task, t + 1, row)
@@ -324,11 +366,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   if start == n_tasks:
     _write_outputs(workdir, config, stream, acc, acc_init, curves, losses,
                    train_acc, n_tasks, points, groups, seeds, values,
-                   sweep_name)
+                   sweep_name, ood_auc if ood is not None else None)
   ckpt.close()
   elapsed = time.time() - t_run
   summary = _summary(acc, acc_init, n_tasks, groups, seeds, values,
-                     sweep_name)
+                     sweep_name, ood_auc if ood is not None else None)
   logging.info('Finished in %.1fs (%.0f training samples/s over all runs). '
                'Summary: %s', elapsed, total_samples / max(elapsed, 1e-9),
                json.dumps(summary.get('average_accuracy',
@@ -338,7 +380,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
 def _write_outputs(workdir, config, stream, acc, acc_init, curves, losses,
                    train_acc, done, points, groups, seeds, values,
-                   sweep_name):
+                   sweep_name, ood_auc=None):
   """Rewrites every output file from the arrays of the completed tasks."""
   rows = []
   for t in range(done):
@@ -350,12 +392,17 @@ def _write_outputs(workdir, config, stream, acc, acc_init, curves, losses,
           'train_accuracy': [float(x) for x in train_acc[r, t]],
           'accuracy': [float(x) for x in acc[r, t, :]],
           'average_accuracy_seen': float(np.mean(acc[r, t, :t + 1])),
+          **({'ood_auc': float(ood_auc[r, t])} if ood_auc is not None
+             else {}),
       })
   outputs.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), rows)
   outputs.write_npy(os.path.join(workdir, 'accuracy.npy'), acc)
   outputs.write_npy(os.path.join(workdir, 'accuracy_init.npy'), acc_init)
   outputs.write_npy(os.path.join(workdir, 'curves.npy'), curves)
-  summary = _summary(acc, acc_init, done, groups, seeds, values, sweep_name)
+  summary = _summary(acc, acc_init, done, groups, seeds, values, sweep_name,
+                     ood_auc)
+  if ood_auc is not None:
+    outputs.write_npy(os.path.join(workdir, 'ood_auc.npy'), ood_auc)
   outputs.write_json(os.path.join(workdir, 'summary.json'), summary)
   if config.get('plot', True):
     outputs.plot_accuracy(

@@ -108,6 +108,11 @@ def validate_config(config) -> None:
   if 'loss_reduction' in config.protocol:
     _choice(config, 'protocol.loss_reduction', REDUCTIONS)
 
+  ood = config.get('ood', None)
+  if ood and ood.get('dataset'):
+    if ood['dataset'] not in datasets_lib.DATASETS:
+      raise ConfigError(f'unknown ood dataset {ood["dataset"]!r}; known: '
+                        f'{sorted(datasets_lib.DATASETS)}.')
   sweep = config.get('sweep', None)
   if sweep and sweep.get('name'):
     if sweep['name'] not in kwargs:
