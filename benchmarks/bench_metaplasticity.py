@@ -40,13 +40,21 @@ FLAGS = flags.FLAGS
 
 
 def _best(fn, repeats):
-  fn()  # compile / warm up
-  times = []
+  return _interleaved([fn], repeats)[0]
+
+
+def _interleaved(fns, repeats):
+  """Best time of each function, timed in turn each round (so that a change
+  in machine load hits every variant alike)."""
+  for fn in fns:
+    fn()  # compile / warm up
+  best = [float('inf')] * len(fns)
   for _ in range(repeats):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return min(times)
+    for i, fn in enumerate(fns):
+      t0 = time.perf_counter()
+      fn()
+      best[i] = min(best[i], time.perf_counter() - t0)
+  return best
 
 
 def _learner(tx, sizes, batch_size):
@@ -106,8 +114,8 @@ def main(argv):
       jax.block_until_ready(p)
     return run
 
-  t_upd_m = _best(loop(fm, state_m), reps) / steps
-  t_upd_a = _best(loop(fa, state_a), reps) / steps
+  t_upd_m, t_upd_a = (t / steps for t in _interleaved(
+      [loop(fm, state_m), loop(fa, state_a)], 3 * reps))
   print(f'[1] update only: metaplastic {1e3 * t_upd_m:.3f} ms, adam '
         f'{1e3 * t_upd_a:.3f} ms, ratio {t_upd_m / t_upd_a:.3f}')
 
@@ -122,8 +130,8 @@ def main(argv):
   def run_epoch(e, st):
     return lambda: jax.block_until_ready(e(st, key)[0].params)
 
-  t_ep_m = _best(run_epoch(em, state_m), reps)
-  t_ep_a = _best(run_epoch(ea, state_a), reps)
+  t_ep_m, t_ep_a = _interleaved(
+      [run_epoch(em, state_m), run_epoch(ea, state_a)], reps)
   nb = n // bs
   print(f'[2] training step: metaplastic {1e3 * t_ep_m / nb:.2f} ms, adam '
         f'{1e3 * t_ep_a / nb:.2f} ms, ratio {t_ep_m / t_ep_a:.3f} '
@@ -136,13 +144,9 @@ def main(argv):
   n_lab = jnp.broadcast_to(labels, (n_seeds,) + labels.shape)
   n_perm = jnp.broadcast_to(perm, (n_seeds,) + perm.shape)
   n_mask = jnp.broadcast_to(cmask, (n_seeds,) + cmask.shape)
-  t_prog = {}
-  for mode in ('vmap', 'map'):
-    prog = jax.jit(train.runs_axis(lm.train_epoch,
-                                   (0, None, 0, 0, 0, 0, 0, None), mode))
-    t_prog[mode] = _best(lambda p=prog: jax.block_until_ready(
-        p(states, images, n_idx, n_lab, n_perm, n_mask, keys, 0)[0].params),
-                         reps)
+  progs = {mode: jax.jit(train.runs_axis(
+      lm.train_epoch, (0, None, 0, 0, 0, 0, 0, None), mode))
+           for mode in ('vmap', 'map')}
   singles = [jax.tree.map(lambda x, i=i: x[i], states)
              for i in range(n_seeds)]
 
@@ -150,7 +154,13 @@ def main(argv):
     for i in range(n_seeds):
       jax.block_until_ready(em(singles[i], keys[i])[0].params)
 
-  t_single = _best(run_singles, max(1, reps // 2))
+  def run_prog(mode):
+    return lambda: jax.block_until_ready(progs[mode](
+        states, images, n_idx, n_lab, n_perm, n_mask, keys, 0)[0].params)
+
+  t_single, t_vmap, t_map = _interleaved(
+      [run_singles, run_prog('vmap'), run_prog('map')], max(2, reps // 2))
+  t_prog = {'vmap': t_vmap, 'map': t_map}
   print(f'[3] {n_seeds} seeds, one epoch ({n} samples each): one by one '
         f'{t_single:.2f} s; one program: vmap {t_prog["vmap"]:.2f} s '
         f'(ratio {t_prog["vmap"] / t_single:.3f}), lax.map '

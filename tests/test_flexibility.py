@@ -15,7 +15,7 @@ import optax
 import pytest
 
 from mpl_jax.rules import _common
-from mpl_jax.rules.flexibility import _cond_any  # pylint: disable=protected-access
+from mpl_jax.rules._common import cond_any as _cond_any
 from mpl_jax.rules.flexibility import flexibility_factor
 from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd

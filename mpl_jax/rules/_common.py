@@ -20,11 +20,14 @@ Conventions every rule in :mod:`mpl_jax.rules` follows:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+import math
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
 
 import jax
+from jax import custom_batching
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 PyTree = Any
 MaskOrFn = Optional[Union[PyTree, Callable[[PyTree], PyTree]]]
@@ -99,9 +102,16 @@ def broadcast_hparam(value: Any, params: PyTree, *, name: str) -> PyTree:
 
 
 def as_key(key: Any) -> jax.Array:
-  """Returns a raw ``uint32[2]`` PRNG key from an int seed or a key."""
+  """Returns a raw ``uint32[2]`` PRNG key from an int seed or a key.
+
+  Also takes the 0-d integer array (possibly traced) that
+  ``optax.inject_hyperparams`` makes of an int seed.
+  """
   if isinstance(key, (int, np.integer)):
     return jax.random.PRNGKey(int(key))
+  if (isinstance(key, (jax.Array, np.ndarray)) and jnp.ndim(key) == 0
+      and jnp.issubdtype(jnp.result_type(key), jnp.integer)):
+    return jax.random.PRNGKey(key)
   key = jnp.asarray(key)
   if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     return jax.random.key_data(key)
@@ -173,3 +183,80 @@ def task_boundary(last_task_id: jax.Array, task_id: Any,
         'scalar) so it can tell where a task starts.')
   task_id = jnp.asarray(task_id, jnp.int32)
   return TaskBoundary(is_new=task_id != last_task_id, task_id=task_id)
+
+
+def leaf_shapes(tree: PyTree) -> PyTree:
+  """``ShapeDtypeStruct`` leaves: static, so branch functions may close over
+  them (see :func:`cond_any`)."""
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), tree)
+
+
+def draw_selected(sample: Callable[[jax.Array, Tuple[int, ...]], jax.Array],
+                   key: jax.Array, params: PyTree, selected: PyTree,
+                   shape_fn: Callable[[Tuple[int, ...]], Tuple[int, ...]] = (
+                       lambda shape: shape)) -> PyTree:
+  """One ``sample(key, [n])`` call cut into the selected leaves' shapes.
+
+  A single draw (rather than one per leaf) keeps the number of PRNG kernels,
+  hence the compile time, independent of the number of layers. Unselected
+  leaves get ``MaskedNode``.
+  """
+  leaves, treedef = jax.tree.flatten(params)
+  flags = treedef.flatten_up_to(selected)
+  shapes = [tuple(shape_fn(tuple(np.shape(p))))
+            for p, flag in zip(leaves, flags) if flag]
+  sizes = [math.prod(shape) for shape in shapes]
+  pieces = iter([])
+  if shapes:
+    flat = sample(key, (sum(sizes),))
+    offsets = np.cumsum([0] + sizes)
+    pieces = iter([flat[a:b].reshape(shape) for a, b, shape in
+                   zip(offsets[:-1], offsets[1:], shapes)])
+  return treedef.unflatten([next(pieces) if flag else optax.MaskedNode()
+                            for flag in flags])
+
+
+def cond_any(pred: jax.Array, true_fn: Callable[..., Any],
+              false_fn: Callable[..., Any], *operands: Any) -> Any:
+  """``lax.cond(pred, true_fn, false_fn, *operands)`` that stays a branch
+  under ``vmap``.
+
+  ``jax.vmap`` turns a ``lax.cond`` with a batched predicate into a select
+  that evaluates both branches. Here, under ``vmap``, ``true_fn`` runs (for
+  the whole batch, each element then picking its own branch's result) only
+  when ``any(pred)``; otherwise only ``false_fn`` runs. A rule that redraws a
+  large random tree once per task thus costs nothing on the other steps even
+  when seeds are vmapped (seeds run in lockstep). Nested ``vmap`` recurses.
+
+  Everything traced that the branches use must come through ``operands``
+  (``custom_vmap`` forbids closing over batched values); the branch
+  functions may close over static Python values only. Not differentiable
+  (an optimizer update is not differentiated).
+  """
+
+  @custom_batching.custom_vmap
+  def cond(pred, *ops):
+    return jax.lax.cond(pred, true_fn, false_fn, *ops)
+
+  @cond.def_vmap
+  def _vmap_rule(axis_size, in_batched, pred, *ops):
+    def full(x, batched):
+      return x if batched else jnp.broadcast_to(
+          x, (axis_size,) + jnp.shape(x))
+    pred = full(pred, in_batched[0])
+    ops = [jax.tree.map(full, op, batched)
+           for op, batched in zip(ops, in_batched[1:])]
+
+    def run_true(pred, *ops):
+      return jax.vmap(lambda p, *o: jax.lax.cond(p, true_fn, false_fn, *o))(
+          pred, *ops)
+
+    def run_false(pred, *ops):
+      del pred
+      return jax.vmap(false_fn)(*ops)
+
+    out = cond_any(jnp.any(pred), run_true, run_false, pred, *ops)
+    return out, jax.tree.map(lambda _: True, out)
+
+  return cond(pred, *operands)

@@ -150,10 +150,10 @@ def stochastic_engram_gate(
         f"`granularity` must be 'synapse' or 'unit', got {granularity!r}.")
   if resample not in _RESAMPLES:
     raise ValueError(f"`resample` must be 'step' or 'task', got {resample!r}.")
-  init_key = flexibility._key_from(key)  # pylint: disable=protected-access
+  init_key = _common.as_key(key)
 
   def draw(draw_key, prob, tree, selected):
-    return flexibility._draw_selected(  # pylint: disable=protected-access
+    return _common.draw_selected(
         lambda k, shape: jax.random.bernoulli(k, prob, shape), draw_key, tree,
         selected, lambda shape: _engram_shape(shape, granularity))
 
@@ -180,8 +180,8 @@ def stochastic_engram_gate(
       boundary = _common.task_boundary(
           state.last_task, task_id, rule='stochastic_engram_gate')
       is_new = jnp.logical_or(boundary.is_new, state.count == 0)
-      shapes = flexibility._shapes(reference)  # pylint: disable=protected-access
-      engram = flexibility._cond_any(  # pylint: disable=protected-access
+      shapes = _common.leaf_shapes(reference)
+      engram = _common.cond_any(
           is_new, lambda k, prob, old: draw(k, prob, shapes, selected),
           lambda k, prob, old: old, draw_key, jnp.asarray(p), state.engram)
       last_task = boundary.task_id

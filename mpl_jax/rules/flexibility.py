@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax import custom_batching
 from optax._src import base
 from optax._src import numerics
 
@@ -82,15 +81,6 @@ def flexibility_factor(strength: Any, flexibility: jax.Array,
   """
   stiffness = (flexibility - 1.0) / flexibility
   return 1.0 - jnp.tanh(stiffness * deviation * strength) ** 2
-
-
-def _key_from(key: Any) -> jax.Array:
-  """``_common.as_key``, also taking the 0-d integer array that
-  ``optax.inject_hyperparams`` makes of an int seed (possibly traced)."""
-  if (isinstance(key, (jax.Array, np.ndarray)) and jnp.ndim(key) == 0
-      and jnp.issubdtype(jnp.result_type(key), jnp.integer)):
-    return jax.random.PRNGKey(key)
-  return _common.as_key(key)
 
 
 def _check_tiers(tiers: Tiers) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
@@ -211,83 +201,6 @@ def _map_selected(fn: Callable[..., Any], params: PyTree, selected: PyTree,
       for j, (p, flag) in enumerate(zip(leaves, flags))])
 
 
-def _shapes(tree: PyTree) -> PyTree:
-  """``ShapeDtypeStruct`` leaves: static, so branch functions may close over
-  them (see :func:`_cond_any`)."""
-  return jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), tree)
-
-
-def _draw_selected(sample: Callable[[jax.Array, Tuple[int, ...]], jax.Array],
-                   key: jax.Array, params: PyTree, selected: PyTree,
-                   shape_fn: Callable[[Tuple[int, ...]], Tuple[int, ...]] = (
-                       lambda shape: shape)) -> PyTree:
-  """One ``sample(key, [n])`` call cut into the selected leaves' shapes.
-
-  A single draw (rather than one per leaf) keeps the number of PRNG kernels,
-  hence the compile time, independent of the number of layers. Unselected
-  leaves get ``MaskedNode``.
-  """
-  leaves, treedef = jax.tree.flatten(params)
-  flags = treedef.flatten_up_to(selected)
-  shapes = [tuple(shape_fn(tuple(np.shape(p))))
-            for p, flag in zip(leaves, flags) if flag]
-  sizes = [math.prod(shape) for shape in shapes]
-  pieces = iter([])
-  if shapes:
-    flat = sample(key, (sum(sizes),))
-    offsets = np.cumsum([0] + sizes)
-    pieces = iter([flat[a:b].reshape(shape) for a, b, shape in
-                   zip(offsets[:-1], offsets[1:], shapes)])
-  return treedef.unflatten([next(pieces) if flag else optax.MaskedNode()
-                            for flag in flags])
-
-
-def _cond_any(pred: jax.Array, true_fn: Callable[..., Any],
-              false_fn: Callable[..., Any], *operands: Any) -> Any:
-  """``lax.cond(pred, true_fn, false_fn, *operands)`` that stays a branch
-  under ``vmap``.
-
-  ``jax.vmap`` turns a ``lax.cond`` with a batched predicate into a select
-  that evaluates both branches. Here, under ``vmap``, ``true_fn`` runs (for
-  the whole batch, each element then picking its own branch's result) only
-  when ``any(pred)``; otherwise only ``false_fn`` runs. A rule that redraws a
-  large random tree once per task thus costs nothing on the other steps even
-  when seeds are vmapped (seeds run in lockstep). Nested ``vmap`` recurses.
-
-  Everything traced that the branches use must come through ``operands``
-  (``custom_vmap`` forbids closing over batched values); the branch
-  functions may close over static Python values only. Not differentiable
-  (an optimizer update is not differentiated).
-  """
-
-  @custom_batching.custom_vmap
-  def cond(pred, *ops):
-    return jax.lax.cond(pred, true_fn, false_fn, *ops)
-
-  @cond.def_vmap
-  def _vmap_rule(axis_size, in_batched, pred, *ops):
-    def full(x, batched):
-      return x if batched else jnp.broadcast_to(
-          x, (axis_size,) + jnp.shape(x))
-    pred = full(pred, in_batched[0])
-    ops = [jax.tree.map(full, op, batched)
-           for op, batched in zip(ops, in_batched[1:])]
-
-    def run_true(pred, *ops):
-      return jax.vmap(lambda p, *o: jax.lax.cond(p, true_fn, false_fn, *o))(
-          pred, *ops)
-
-    def run_false(pred, *ops):
-      del pred
-      return jax.vmap(false_fn)(*ops)
-
-    out = _cond_any(jnp.any(pred), run_true, run_false, pred, *ops)
-    return out, jax.tree.map(lambda _: True, out)
-
-  return cond(pred, *operands)
-
-
 def flexibility_tiers(
     key: Any,
     *,
@@ -402,10 +315,10 @@ def flexibility_tiers(
   sample = _make_sampler(tiers, distribution)
   if refresh not in ('task', 'step'):
     raise ValueError(f"`refresh` must be 'task' or 'step', got {refresh!r}.")
-  init_key = _key_from(key)
+  init_key = _common.as_key(key)
 
   def draw(draw_key, params, selected):
-    return _draw_selected(
+    return _common.draw_selected(
         lambda k, shape: jnp.clip(sample(k, shape), _FLOOR, 1.0),
         draw_key, params, selected)
 
@@ -435,8 +348,8 @@ def flexibility_tiers(
     selected = _common.resolve_mask(mask, params)
     first = state.count == 0
     key, draw_key = jax.random.split(state.key)
-    shapes = _shapes(params)
-    flexibility = _cond_any(
+    shapes = _common.leaf_shapes(params)
+    flexibility = _common.cond_any(
         first, lambda k, old: draw(k, shapes, selected), lambda k, old: old,
         draw_key, state.flexibility)
     if refresh == 'task':

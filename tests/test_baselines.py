@@ -1,0 +1,314 @@
+"""Tests of the continual-learning baselines (mpl_jax.rules.baselines)."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from mpl_jax.rules import baselines
+from mpl_jax.rules import mesu as mesu_lib
+
+TASKS = (0, 0, 0, 1, 1, 2, 2, 2, 3)  # task id at each step
+
+
+def _params(key=0):
+  rng = np.random.default_rng(key)
+  f32 = lambda a: jnp.asarray(a, jnp.float32)
+  return {'w': f32(rng.normal(size=(5, 3))), 'b': f32(rng.normal(size=3)),
+          'v': f32(rng.normal(size=(3, 2)))}
+
+
+def _grads(step, params, scale=1.0):
+  rng = np.random.default_rng(1000 + step)
+  return jax.tree.map(
+      lambda l: jnp.asarray(scale * rng.normal(size=l.shape), jnp.float32),
+      params)
+
+
+def _np(tree):
+  return jax.tree.map(lambda a: np.asarray(a, np.float64), tree)
+
+
+def _run_chain(tx, params, steps, tasks=TASKS):
+  """Runs ``chain(tx, sgd)``; returns the (params, grads, emitted) per step."""
+  chain = optax.chain(tx, optax.sgd(0.1))
+  state = chain.init(params)
+  update = jax.jit(chain.update)
+  penalised = jax.jit(tx.update)
+  sub_state = tx.init(params)
+  history = []
+  for t in range(steps):
+    grads = _grads(t, params)
+    emitted, sub_state = penalised(grads, sub_state, params, task_id=tasks[t])
+    history.append((_np(params), _np(grads), _np(emitted)))
+    u, state = update(grads, state, params, task_id=tasks[t])
+    chex.assert_trees_all_close(u, jax.tree.map(lambda e: -0.1 * e, emitted),
+                                rtol=1e-6, atol=1e-7)
+    params = optax.apply_updates(params, u)
+  return history, sub_state
+
+
+def np_ewc_online(history, tasks, importance, decay):
+  last, count = -1, 0
+  p0 = history[0][0]
+  ft = {k: np.zeros_like(v) for k, v in p0.items()}
+  fisher = {k: np.zeros_like(v) for k, v in p0.items()}
+  anchor = dict(p0)
+  outs = []
+  for (p, g, _), task in zip(history, tasks):
+    if task != last:
+      fisher = {k: decay * fisher[k] + ft[k] for k in p}
+      anchor = dict(p)
+      count, ft = 0, {k: np.zeros_like(v) for k, v in p.items()}
+    count += 1
+    ft = {k: ft[k] + (g[k]**2 - ft[k]) / count for k in p}
+    outs.append({k: g[k] + importance * fisher[k] * (p[k] - anchor[k])
+                 for k in p})
+    last = task
+  return outs, fisher
+
+
+def np_ewc_stream(history, importance, decay):
+  p0 = history[0][0]
+  fisher = {k: np.zeros_like(v) for k, v in p0.items()}
+  anchor = dict(p0)
+  outs = []
+  for p, g, _ in history:
+    outs.append({k: g[k] + importance * fisher[k] * (p[k] - anchor[k])
+                 for k in p})
+    fisher = {k: decay * fisher[k] + g[k]**2 for k in p}
+    anchor = dict(p)
+  return outs, fisher
+
+
+def np_si(history, tasks, c, xi, nonnegative=False):
+  p0 = history[0][0]
+  zeros = {k: np.zeros_like(v) for k, v in p0.items()}
+  last, omega, big, anchor = -1, dict(zeros), dict(zeros), dict(p0)
+  prev_p, prev_g = dict(p0), dict(zeros)
+  outs = []
+  for (p, g, _), task in zip(history, tasks):
+    omega = {k: omega[k] - prev_g[k] * (p[k] - prev_p[k]) for k in p}
+    if task != last:
+      contrib = {k: omega[k] / ((p[k] - anchor[k])**2 + xi) for k in p}
+      if nonnegative:
+        contrib = {k: np.maximum(v, 0) for k, v in contrib.items()}
+      big = {k: big[k] + contrib[k] for k in p}
+      omega, anchor = dict(zeros), dict(p)
+    out = {k: g[k] + 2 * c * big[k] * (p[k] - anchor[k]) for k in p}
+    outs.append(out)
+    prev_p, prev_g, last = dict(p), out, task
+  return outs, big
+
+
+def _assert_close(history, outs):
+  for (_, _, emitted), ref in zip(history, outs):
+    for k in ref:
+      np.testing.assert_allclose(emitted[k], ref[k], rtol=2e-5, atol=1e-6)
+
+
+def test_ewc_online_matches_numpy_reference():
+  history, state = _run_chain(
+      baselines.add_ewc_penalty(2.0, decay=0.2), _params(), len(TASKS))
+  outs, fisher = np_ewc_online(history, TASKS, 2.0, 0.2)
+  _assert_close(history, outs)
+  for k in fisher:
+    np.testing.assert_allclose(state.fisher[k], fisher[k], rtol=1e-5)
+  # The penalty was active after the first task.
+  assert any(np.abs(e['w'] - g['w']).max() > 1e-3 for _, g, e in history[4:])
+  assert int(state.last_task) == TASKS[-1]
+
+
+def test_ewc_stream_matches_numpy_reference():
+  history, _ = _run_chain(
+      baselines.add_ewc_penalty(5.0, decay=0.2, mode='stream'), _params(),
+      len(TASKS))
+  outs, _ = np_ewc_stream(history, 5.0, 0.2)
+  _assert_close(history, outs)
+  assert np.abs(history[2][2]['w'] - history[2][1]['w']).max() > 1e-3
+
+
+def test_ewc_stream_needs_no_task_id():
+  params = _params()
+  tx = baselines.add_ewc_penalty(5.0, mode='stream')
+  tx.update(_grads(0, params), tx.init(params), params)
+
+
+@pytest.mark.parametrize('nonnegative', [False, True])
+def test_si_matches_numpy_reference(nonnegative):
+  tx = baselines.add_synaptic_intelligence(0.5, xi=0.1,
+                                           nonnegative=nonnegative)
+  history, state = _run_chain(tx, _params(), len(TASKS))
+  outs, big = np_si(history, TASKS, 0.5, 0.1, nonnegative)
+  _assert_close(history, outs)
+  for k in big:
+    np.testing.assert_allclose(state.big_omega[k], big[k], rtol=1e-4,
+                               atol=1e-6)
+  assert float(jnp.abs(state.big_omega['w']).max()) > 0
+
+
+def test_si_damping_alias_and_sgd_path_integral():
+  # With plain SGD on the loss, omega = sum_t lr * g_t^2 exactly.
+  params = {'w': jnp.array([1.0, -2.0, 0.5])}
+  grads = [jnp.array([0.5, -1.0, 2.0]), jnp.array([1.5, 0.25, -1.0])]
+  tx = optax.chain(baselines.add_synaptic_intelligence(0.0, damping=1.0),
+                   optax.sgd(0.1))
+  state = tx.init(params)
+  p = params
+  for t, g in enumerate(grads):
+    u, state = tx.update({'w': g}, state, p, task_id=0)
+    p = optax.apply_updates(p, u)
+  _, state = tx.update({'w': jnp.zeros(3)}, state, p, task_id=1)
+  si_state = state[0]
+  delta = p['w'] - params['w']
+  omega = 0.1 * (grads[0]**2 + grads[1]**2)
+  np.testing.assert_allclose(si_state.big_omega['w'],
+                             omega / (delta**2 + 1.0), rtol=1e-5)
+  chex.assert_trees_all_close(si_state.anchor, p)
+  chex.assert_trees_all_equal(si_state.omega, {'w': jnp.zeros(3)})
+
+
+def np_bgd(g_mu, g_sigma, mu, sigma, eta):
+  g_mu, g_sigma, sigma = (np.asarray(a, np.float64)
+                          for a in (g_mu, g_sigma, sigma))
+  d_mu = -eta * sigma**2 * g_mu
+  new_sigma = (sigma * np.sqrt(1 + (0.5 * sigma * g_sigma)**2)
+               - 0.5 * sigma**2 * g_sigma)
+  return d_mu, new_sigma - sigma
+
+
+def _gaussian_params(key=0):
+  rng = np.random.default_rng(key)
+  return {'layer': {'kernel': {
+      'mu': jnp.asarray(rng.normal(size=(4, 3)), jnp.float32),
+      'sigma': jnp.asarray(rng.uniform(0.05, 0.5, (4, 3)), jnp.float32)}},
+          'bias': jnp.zeros(3)}
+
+
+def test_bgd_matches_numpy_reference_over_steps():
+  params = _gaussian_params()
+  tx = baselines.scale_by_bgd(eta=0.7)
+  update = jax.jit(tx.update)
+  state = tx.init(params)
+  ref = _np(params['layer']['kernel'])
+  for step in range(5):
+    grads = jax.tree.map(lambda g: 3.0 * g, _grads(step, params))
+    u, state = update(grads, state, params, task_id=step)
+    g = grads['layer']['kernel']
+    d_mu, d_sigma = np_bgd(g['mu'], g['sigma'], ref['mu'], ref['sigma'], 0.7)
+    np.testing.assert_allclose(u['layer']['kernel']['mu'], d_mu, rtol=2e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(u['layer']['kernel']['sigma'], d_sigma,
+                               rtol=2e-5, atol=1e-7)
+    chex.assert_trees_all_equal(u['bias'], grads['bias'])
+    ref = {'mu': ref['mu'] + d_mu, 'sigma': ref['sigma'] + d_sigma}
+    params = optax.apply_updates(params, u)
+
+
+def test_bgd_sigma_positive_and_finite_under_hostile_gradients():
+  gs = jnp.array([1e30, -1e30, 3.0e38, -3.0e38, 0.0])
+  sigmas = jnp.array([1e-30, 1e-3, 0.5, 1e5])
+  g_grid, s_grid = jnp.meshgrid(gs, sigmas)
+  params = {'w': {'mu': jnp.zeros_like(s_grid), 'sigma': s_grid}}
+  for clamp in (None, 0.1):
+    tx = baselines.scale_by_bgd(clamp_grad=clamp)
+    update = jax.jit(tx.update)
+    p, state = params, tx.init(params)
+    for step in range(4):
+      g = g_grid * (-1) ** step
+      u, state = update({'w': {'mu': g, 'sigma': g}}, state, p)
+      p = optax.apply_updates(p, u)
+      s = p['w']['sigma']
+      assert bool(jnp.all(jnp.isfinite(s)) & jnp.all(s > 0)), s
+
+
+def test_missing_params_and_task_id_raise():
+  params = _params()
+  grads = _grads(0, params)
+  for tx in (baselines.add_ewc_penalty(1.0),
+             baselines.add_ewc_penalty(1.0, mode='stream'),
+             baselines.add_synaptic_intelligence(1.0),
+             baselines.scale_by_bgd()):
+    with pytest.raises(ValueError, match='params'):
+      tx.update(grads, tx.init(params), task_id=0)
+  for tx in (baselines.add_ewc_penalty(1.0),
+             baselines.add_synaptic_intelligence(1.0)):
+    with pytest.raises(ValueError, match='task id'):
+      tx.update(grads, tx.init(params), params)
+  with pytest.raises(ValueError, match='mode'):
+    baselines.add_ewc_penalty(1.0, mode='offline')
+
+
+def test_no_recompilation_across_task_changes():
+  params = _params()
+  for tx in (baselines.add_ewc_penalty(2.0, decay=0.2),
+             baselines.add_synaptic_intelligence(0.1)):
+    chain = optax.chain(tx, optax.sgd(0.1))
+    traces = []
+
+    @jax.jit
+    def step(params, state, grads, task_id, chain=chain, traces=traces):
+      traces.append(1)
+      u, state = chain.update(grads, state, params, task_id=task_id)
+      return optax.apply_updates(params, u), state
+
+    p, state = params, chain.init(params)
+    for t in range(3):
+      p, state = step(p, state, _grads(t, p), jnp.int32(t // 2))
+    assert len(traces) == 1
+    chex.assert_trees_all_equal_shapes_and_dtypes(state, chain.init(params))
+
+
+def test_vmap_over_seeds_and_inject_hyperparams():
+  factories = (
+      (baselines.add_ewc_penalty, dict(importance=2.0, decay=0.2)),
+      (baselines.add_synaptic_intelligence, dict(c=0.3, xi=0.5)),
+  )
+  for factory, kw in factories:
+    plain = factory(**kw)
+    injected = optax.inject_hyperparams(factory)(**kw)
+
+    grads = [_grads(t, _params()) for t in range(3)]
+
+    def run(seed, tx, grads=grads):
+      params = jax.tree.map(lambda p: p * (1.0 + seed), _params())
+      state = tx.init(params)
+      outs = []
+      for t in range(3):
+        u, state = tx.update(grads[t], state, params,
+                             task_id=jnp.int32(t // 2))
+        outs.append(u)
+        params = jax.tree.map(lambda p, g: p - 0.1 * g, params, u)
+      return outs
+
+    batched = jax.jit(jax.vmap(lambda s: run(s, plain)))(jnp.arange(2))
+    single_run = jax.jit(lambda s: run(s, plain))
+    injected_run = jax.jit(lambda s: run(s, injected))
+    for i in range(2):
+      single = single_run(jnp.int32(i))
+      chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], batched),
+                                  single, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(injected_run(jnp.int32(1)), single,
+                                rtol=1e-5, atol=1e-6)
+  params = _gaussian_params()
+  grads = _grads(0, params)
+  u1, _ = baselines.scale_by_bgd(eta=0.3).update(grads, None, params)
+  inj = optax.inject_hyperparams(baselines.scale_by_bgd)(eta=0.3)
+  u2, _ = inj.update(grads, inj.init(params), params)
+  chex.assert_trees_all_close(u1, u2, rtol=1e-6)
+
+
+def test_partition_bayesian_and_deterministic_leaves():
+  params = _gaussian_params()
+  grads = _grads(1, params)
+  tx = optax.partition(
+      {'mesu': baselines.scale_by_bgd(eta=1.0),
+       'other': optax.chain(baselines.add_ewc_penalty(1.0),
+                            optax.sgd(0.1))},
+      mesu_lib.gaussian_labels)
+  u, _ = tx.update(grads, tx.init(params), params, task_id=0)
+  ref, _ = baselines.scale_by_bgd().update(grads, None, params)
+  chex.assert_trees_all_close(u['layer'], ref['layer'])
+  chex.assert_trees_all_close(u['bias'], -0.1 * grads['bias'])
