@@ -13,8 +13,12 @@ Offline direction (default): Fashion-MNIST in-distribution (20,000 training
 images), the bundled real MNIST subset as OOD. The paper's direction (MNIST
 in, Fashion-MNIST out) needs MNIST from TFDS:
 ``--config.data.dataset=mnist --config.ood.dataset=fashion_mnist``.
-Expected: finite N keeps sigma from collapsing, so its ROC-AUC should be at
-least that of N = 1e15 (BUILD.md lists the measured values).
+Measured here (2 CPU cores, 2.5 min): ROC-AUC 0.878 +- 0.010 with N =
+1.8e5 and 0.909 +- 0.008 with N = 1e15 (in-distribution accuracy 79.5 % and
+79.6 %). With 20,000 steps, far fewer than N, sigma has not collapsed under
+N = 1e15 yet, so the paper's advantage of a finite window (which shows over
+long training) is not visible at this length: run longer streams
+(``--config.data.train_subset=0 --config.data.num_tasks=...``) to test it.
 """
 
 from configs import pmnist_mesu

@@ -15,8 +15,10 @@ MESU: Bayesian MLP 784-50-10 (ReLU, no biases, reference init), 10 MC samples
 for training and testing, lr_mu = lr_sigma = 1, mu_prior 0, sigma_prior 1
 (the reference code's setting), N = 300,000 minibatches; loss summed over the
 batch. Baselines on the same stream: SGD lr 0.002 on a plain MLP 784-50-10;
-online EWC (importance 2, decay 0.2); stream EWC (importance 5); SI (c = 1e-4,
-damping 1); BGD / FOO-VB diagonal on the Bayesian MLP.
+online EWC (importance 2, decay 0.2); stream EWC (importance 5, Fisher decay
+0.2 as in the reference code: with no decay the Fisher sums g^2 over every
+step and the run diverges); SI (c = 1e-4, damping 1); BGD / FOO-VB diagonal
+on the Bayesian MLP.
 
 Needs MNIST through TFDS (internet). Offline counterpart:
 configs/pfmnist_mesu.py. A full 200-task run is 12 M online steps per seed:
@@ -68,7 +70,7 @@ def get_config(arg: str = 'mesu'):
   elif method == 'ewc_stream':
     c.model = plain
     c.optimizer = dict(name='ewc_sgd', learning_rate=0.002, importance=5.0,
-                       mode='stream')
+                       decay=0.2, mode='stream')
   else:
     c.model = plain
     c.protocol.task_boundaries = True

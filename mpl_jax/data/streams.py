@@ -134,7 +134,8 @@ def permuted_stream(dataset: ArrayDataset, num_tasks: int,
   tasks = []
   for t in range(num_tasks):
     tasks.append(Task(
-        name=f'perm-{t}', dataset=0,
+        name=('original' if t == 0 and not permute_first else f'perm-{t}'),
+        dataset=0,
         train_idx=tr_idx, train_y=dataset.train_y[tr_idx],
         test_idx=te_idx, test_y=dataset.test_y[te_idx],
         pixel_perm=np.stack([p[t] for p in perms])))

@@ -202,6 +202,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   Returns:
     The summary (also written to ``summary.json``).
   """
+  if config.protocol.get('kind', 'continual') == 'items':
+    # Item-by-item learning (Lee et al.) has its own sessions and metrics.
+    from mpl_jax.train import items  # pylint: disable=g-import-not-at-top
+    return items.run_items(config, workdir)
   validate.validate_config(config)
   os.makedirs(workdir, exist_ok=True)
   cfg_json = json.loads(config.to_json_best_effort())
