@@ -3,8 +3,16 @@ r"""Runs one mpl_jax experiment from a config file.
   python -m launch.main --config=configs/quickstart.py --workdir=runs/quick
 
 Any config field can be overridden, e.g. ``--config.num_seeds=8`` or
-``--config.sweep.name=meta --config.sweep.values=0,1.35``. Running again with
+``--config.sweep.name=meta --config.sweep.values="(0.0,1.35)"``; configs that
+take an argument get it after a colon:
+``--config=configs/split_fmnist_engram.py:engram,domain``. Running again with
 the same workdir resumes after the last completed task.
+
+Configs (each docstring gives its command and expected result): quickstart,
+pmnist_meta, pmnist_fp, pfmnist_meta, mnist_fmnist, split_fmnist_engram,
+pmnist_mesu, pfmnist_mesu, fmnist_ood_mesu, mesu_width_study,
+items_flexibility. Outputs in the workdir: config.json, metrics.jsonl,
+accuracy.npy, summary.json, accuracy.png, stream.npz, checkpoints/.
 """
 
 from absl import app
