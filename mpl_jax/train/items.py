@@ -11,16 +11,22 @@ runs one pass over the items; progress is logged after each.
 
 **Network.** :class:`ItemMLP`, a plain ReLU MLP on raw pixels without
 BatchNorm (``input -> hidden... -> num_items``), Glorot-normal weights and zero
-biases as in the reference; every weight matrix is gated, biases are not. The
-reference instead trains a 4096-4096-C read-out on frozen pretrained AlexNet
-conv features of 56x56 two-digit MNIST, unavailable offline here (see
-:mod:`mpl_jax.data.items`).
+biases as in the reference; every weight matrix is gated, biases (if any) are
+not. The reference instead trains a 4096-4096-C read-out on frozen pretrained
+AlexNet conv features of 56x56 two-digit MNIST, unavailable offline here (see
+:mod:`mpl_jax.data.items`). ``config.model.use_bias`` (the shipped config sets
+False) drops the biases: on raw pixels an ungated output bias moves by up to
+``lr * steps / 2`` per session and pulls every prediction toward the current
+session's label whatever the gated weights hold, whereas in the reference
+(lr 1e-4, large features) bias steps are negligible and all learning is in
+gated weights (measured numbers in ``configs/items_flexibility.py``).
 
 **Optimizer.** :func:`mpl_jax.rules.flexibility.flexible_sgd` (plain SGD on
 ``alpha * g``), with the session index as ``task_id``, so ``alpha`` is
 refreshed at the start of every session (``refresh='task'``, as the
 reference). The mixes run in one program through :func:`mixture`, which
-picks each run's mix with ``lax.switch``. Mixes (``config.mixes.names``):
+computes every mix's update and keeps each run's own. Mixes
+(``config.mixes.names``):
 
 * ``'hybrid'``: ``f ~ U(0, 1]`` (``distribution='uniform'``);
 * ``'conventional'``: all ``f = 1`` (plain SGD);
@@ -28,7 +34,9 @@ picks each run's mix with ``lax.switch``. Mixes (``config.mixes.names``):
 * ``'increasing'`` / ``'decreasing'``: the biased mixes with CDF
   ``(1 - a) x^2 + a x`` and its mirror, ``a = config.mixes.bias``;
 * ``'tiers'``: the discrete tiers ``config.mixes.tiers`` (``(f, proportion)``
-  pairs); ``'constant:<f>'`` any constant.
+  pairs); ``'constant:<f>'`` any constant;
+* any name may end in ``@<s>`` to give that mix its own strength (e.g.
+  ``'hybrid@300'``), so a calibration sweep of ``s`` is one program.
 
 **Memorisation test.** After every session the whole test set of the run's
 items (``M`` images) is classified. Item ``i`` is *memorised* when the
@@ -53,8 +61,10 @@ and std over seeds):
   the sequential one); ``memorised_repetition``: after the last one;
   ``repeated_memorised_repetition``: the same among the repeated items;
 * after the poisoning phase: ``repeated_kept`` (repeated items still
-  memorised, true label), ``memorised_after_poisoning`` (all items),
-  ``poisoned_kept`` (poisoned items still memorised);
+  memorised, true label; ``unrepeated_kept`` the others, when only a subset
+  is repeated), ``memorised_after_poisoning`` (all items),
+  ``poisoned_kept`` (poisoned items still memorised; ``unpoisoned_kept`` the
+  others);
 * ``poisoned_rejected``: poisoned items whose fake label was *not adopted* by
   the end of the item's own poisoning session, i.e. the fraction of the
   item's test images classified as ``fake_class[i]`` did not beat the
@@ -62,8 +72,9 @@ and std over seeds):
   ``poisoned_rejected_end``: the same at the end of the poisoning phase.
   Rejection alone can also come from forgetting (a network that learns
   nothing adopts nothing): read it with ``poisoned_kept``;
-  ``poisoned_kept_and_rejected`` counts items that satisfy both at the end of
-  the item's own session and at the end of the phase respectively.
+  ``poisoned_kept_and_rejected``: poisoned items still memorised (true label)
+  and not adopting the fake label at the end of their own poisoning session;
+  ``poisoned_kept_and_rejected_end``: both at the end of the phase.
 
 References:
   Lee, Paik, Baek, Cho, "Neuromimetic metaplasticity for adaptive continual
@@ -99,8 +110,9 @@ NAMED_MIXES = ('hybrid', 'conventional', 'stable', 'increasing', 'decreasing',
                'tiers')
 _METRICS = ('memorised_init', 'memorised_sequential', 'memorised_repetition',
             'repeated_memorised_repetition', 'memorised_after_poisoning',
-            'repeated_kept', 'poisoned_kept', 'poisoned_rejected',
-            'poisoned_rejected_end', 'poisoned_kept_and_rejected')
+            'repeated_kept', 'unrepeated_kept', 'poisoned_kept',
+            'poisoned_rejected', 'poisoned_rejected_end',
+            'poisoned_kept_and_rejected')
 
 
 # ---------------------------------------------------------------------------
@@ -108,21 +120,24 @@ _METRICS = ('memorised_init', 'memorised_sequential', 'memorised_repetition',
 
 
 class ItemMLP(nnx.Module):
-  """Plain ReLU MLP read-out (no BatchNorm): ``Linear -> ReLU -> ... -> Linear``.
+  """Plain ReLU MLP (no BatchNorm): ``Linear -> ReLU -> ... -> Linear``.
 
   Weights start Glorot-normal, biases at zero (reference initialisation).
 
   Args:
     sizes: ``(input, hidden..., outputs)``.
+    use_bias: whether the layers have biases (never gated by the rule).
     rngs: NNX random streams.
   """
 
-  def __init__(self, sizes: Sequence[int], *, rngs: nnx.Rngs):
+  def __init__(self, sizes: Sequence[int], *, use_bias: bool = True,
+               rngs: nnx.Rngs):
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2 or min(sizes) < 1:
       raise ValueError(f'sizes must list >= 2 positive widths, got {sizes}.')
     self.layers = nnx.List([
-        nnx.Linear(i, o, kernel_init=nnx.initializers.glorot_normal(),
+        nnx.Linear(i, o, use_bias=use_bias,
+                   kernel_init=nnx.initializers.glorot_normal(),
                    bias_init=nnx.initializers.zeros_init(), rngs=rngs)
         for i, o in zip(sizes[:-1], sizes[1:])])
 
@@ -135,7 +150,9 @@ class ItemMLP(nnx.Module):
 
 
 def split_mix_name(name: str) -> tuple[str, Optional[float]]:
-  """``'hybrid@300'`` -> ``('hybrid', 300.0)``; ``'hybrid'`` -> ``('hybrid', None)``.
+  """Splits a mix name: ``'hybrid@300'`` -> ``('hybrid', 300.0)``.
+
+  ``'hybrid'`` -> ``('hybrid', None)``.
 
   A mix name may carry its own strength after ``@`` (overriding
   ``config.optimizer.strength``), so a calibration sweep of ``s`` runs in one
@@ -176,14 +193,17 @@ def mix_kwargs(name: str, mixes_cfg: Any) -> dict[str, Any]:
 
 def mixture(txs: Sequence[optax.GradientTransformationExtraArgs]
             ) -> optax.GradientTransformationExtraArgs:
-  """Several transforms with one state layout; ``update(..., mix=k)`` uses the k-th.
+  """Transforms with one state layout; ``update(..., mix=k)`` uses the k-th.
 
   Every transform must have the same state structure (e.g. ``flexible_sgd``
-  with different flexibility distributions). ``mix`` is an int32 scalar, may
-  be traced and batched (under ``vmap`` the branches all run and each run
-  keeps its own; the extra cost is the optimizer's element-wise work, small
-  beside the forward and backward passes). The state is the first
-  transform's ``init``.
+  with different flexibility distributions). ``mix`` is an int32 scalar and
+  may be traced and batched: every transform's update is computed and the
+  ``mix``-th result selected (``jnp.where``), so under ``vmap`` each run keeps
+  its own. The extra cost is the optimizer's element-wise work times the
+  number of transforms, small beside the forward and backward passes.
+  (``lax.switch`` is not used: with a batched index it batches the branches'
+  hoisted constants, which the flexibility rule's ``custom_vmap`` refuses.)
+  The state is the first transform's ``init``.
   """
   txs = tuple(txs)
   if not txs:
@@ -192,17 +212,19 @@ def mixture(txs: Sequence[optax.GradientTransformationExtraArgs]
   def init_fn(params):
     return txs[0].init(params)
 
-  def update_fn(updates, state, params=None, *, mix=0, task_id=None,
-                **extra_args):
-    if len(txs) == 1:
-      return txs[0].update(updates, state, params, task_id=task_id,
-                           **extra_args)
-    branches = [
-        (lambda u, s, p, t, tx=tx: tx.update(u, s, p, task_id=t,
-                                              **extra_args))
-        for tx in txs]
-    return jax.lax.switch(jnp.asarray(mix, jnp.int32), branches, updates,
-                          state, params, jnp.asarray(task_id, jnp.int32))
+  def update_fn(updates, state, params=None, *, mix=0, **extra_args):
+    outs = [tx.update(updates, state, params, **extra_args) for tx in txs]
+    if len(outs) == 1:
+      return outs[0]
+    mix = jnp.asarray(mix, jnp.int32)
+
+    def select(*leaves):
+      out = leaves[0]
+      for k, leaf in enumerate(leaves[1:], start=1):
+        out = jnp.where(mix == k, leaf, out)
+      return out
+
+    return jax.tree.map(select, *outs)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
@@ -409,9 +431,9 @@ def validate_items_config(config) -> None:
   if req('data.dataset') not in datasets_lib.DATASETS:
     raise err(f'unknown dataset {config.data.dataset!r}; known: '
               f'{sorted(datasets_lib.DATASETS)}.')
-  source = req('data.items')
+  source = req('data.item_source')
   if source not in ITEM_SOURCES:
-    raise err(f'config.data.items must be one of {ITEM_SOURCES}, got '
+    raise err(f'config.data.item_source must be one of {ITEM_SOURCES}, got '
               f'{source!r}.')
   c = integer('data.num_items', 3)
   if source == 'two_digit' and c > len(items_lib.TWO_DIGIT_PAIRS):
@@ -480,7 +502,7 @@ def build_items(config, seed: int) -> items_lib.ItemDataset:
   d = config.data
   base = datasets_lib.load_dataset(d.dataset, data_dir=d.get('data_dir') or
                                    None)
-  if d['items'] == 'two_digit':
+  if d.item_source == 'two_digit':
     return items_lib.two_digit_items(
         base, d.num_items, seed, train_per_item=d.train_per_item,
         test_per_item=d.test_per_item,
@@ -528,6 +550,10 @@ def _run_summary(out: dict[str, np.ndarray], init: dict[str, np.ndarray],
         poisoned_kept_and_rejected=int((own & kept_own)[poi].sum()),
         poisoned_kept_and_rejected_end=int(
             (last & ~adopted[-1])[poi].sum()))
+    if not rep.all():
+      m['unrepeated_kept'] = int(last[~rep].sum())
+    if not poi.all():
+      m['unpoisoned_kept'] = int(last[~poi].sum())
   return m
 
 
@@ -540,7 +566,7 @@ def _mean_std(values: list[Any]) -> dict[str, Any]:
 def _plot(path: str, per_mix: dict[str, dict], curves: np.ndarray,
           sessions: items_lib.ItemSessions, names: Sequence[str],
           title: str) -> None:
-  """Bars (memorised items per phase and mix) + memorised count over sessions."""
+  """Bars (memorised items per phase and mix), memorised count per session."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -637,7 +663,7 @@ def run_items(config: ml_collections.ConfigDict, workdir: str) -> dict:
   ds = items[0].data
   logging.info('Items: %d %s items of %s (%s, %d train / %d test images per '
                'item), %d sessions per run, %d seeds x %d mixes %s.',
-               c, config.data['items'], config.data.dataset,
+               c, config.data.item_source, config.data.dataset,
                'x'.join(map(str, ds.image_shape)),
                ds.num_train // c, ds.num_test // c, sessions[0].num_sessions,
                len(seeds), len(names), names)
@@ -649,7 +675,9 @@ def run_items(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tx = mixture([flex_lib.flexible_sgd(
       o.learning_rate, key=0, strength=v, refresh=o.refresh,
       **mix_kwargs(n, config.mixes)) for n, v in zip(names, strengths)])
-  prog = _Program(lambda rngs: ItemMLP(sizes, rngs=rngs), tx, scale=config.data.scale,
+  use_bias = bool(config.model.get('use_bias', True))
+  prog = _Program(lambda rngs: ItemMLP(sizes, use_bias=use_bias, rngs=rngs),
+                  tx, scale=config.data.scale,
                   mean=config.data.mean, std=config.data.std,
                   batch_size=p.batch_size, epochs=p.epochs_per_session,
                   num_items=c)
@@ -725,6 +753,7 @@ def run_items(config: ml_collections.ConfigDict, workdir: str) -> dict:
       'num_items': c, 'num_sessions': n_sess, 'seeds': seeds, 'mixes': names,
       'p_threshold': thr, 'null_shuffles': p.null_shuffles,
       'strength': float(config.optimizer.strength),
+      'mix_strengths': dict(zip(names, strengths)),
       'calibration': {
           'conventional_mean_abs_deviation_after_first_session': dev,
           'strength_times_deviation': (None if dev is None else
