@@ -29,13 +29,14 @@ ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 def metaplastic_factor(meta: Any, hidden_weight: jax.Array) -> jax.Array:
   """``f_meta = 1 - tanh(meta * |W_h|)**2``, the attenuation of a step to 0.
 
-  Computed as the equal ``4 e / (1 + e)**2`` with ``e = exp(-2 meta |W_h|)``:
-  in float32, ``1 - tanh**2`` cancels catastrophically once ``tanh`` nears 1
-  (relative error ~1e-3 at ``meta*|W_h| = 6``), while this form keeps full
-  precision, costs a single ``exp``, and gives exactly 1 at ``meta = 0``.
+  Computed literally: XLA's ``tanh`` is a cheap rational approximation, so
+  the gate costs about a third of an ``exp``-based form (measured on CPU:
+  +0.19 ms vs +0.55 ms per 1.9 M weights). In float32 the factor's absolute
+  error is ~1e-7: where it is already tiny (``meta*|W_h| > 4``, factor
+  < 1e-3) its relative error grows, which changes the emitted step by less
+  than 1e-7 of its size. At ``meta = 0`` it is exactly 1.
   """
-  e = jnp.exp(-2.0 * meta * jnp.abs(hidden_weight))
-  return 4.0 * e / (1.0 + e) ** 2
+  return 1.0 - jnp.tanh(meta * jnp.abs(hidden_weight)) ** 2
 
 
 def scale_by_metaplasticity(
