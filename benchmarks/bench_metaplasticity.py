@@ -21,11 +21,9 @@ from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
-import mpl_jax
 from mpl_jax.data import datasets
 from mpl_jax.models import binary
 from mpl_jax.train import learner as learner_lib

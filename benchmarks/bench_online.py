@@ -19,7 +19,6 @@ from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from configs import pmnist_mesu
 from mpl_jax.data import datasets

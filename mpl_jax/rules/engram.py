@@ -22,7 +22,6 @@ from optax._src import base
 from optax._src import numerics
 
 from mpl_jax.rules import _common
-from mpl_jax.rules import flexibility
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any

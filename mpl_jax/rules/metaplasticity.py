@@ -12,7 +12,7 @@ This module has no Flax import and knows nothing of models or trainers.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp

@@ -83,7 +83,6 @@ References:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any, Optional, Sequence
@@ -405,26 +404,9 @@ def _flex_state(opt_state) -> flex_lib.FlexibilityTiersState:
 def validate_items_config(config) -> None:
   """Raises :class:`validate.ConfigError` on a bad item-protocol config."""
   err = validate.ConfigError
-
-  def req(path):
-    node = config
-    for part in path.split('.'):
-      if part not in node:
-        raise err(f'config.{path} is missing.')
-      node = node[part]
-    return node
-
-  def integer(path, minimum):
-    v = req(path)
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-      raise err(f'config.{path} must be an integer >= {minimum}, got {v!r}.')
-    return v
-
-  def positive(path):
-    v = req(path)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-      raise err(f'config.{path} must be a number > 0, got {v!r}.')
-    return v
+  req = lambda path: validate.require(config, path)
+  integer = lambda path, minimum: validate.positive_int(config, path, minimum)
+  positive = lambda path: validate.positive_number(config, path)
 
   integer('seed', 0)
   integer('num_seeds', 1)
@@ -626,15 +608,7 @@ def run_items(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """
   validate_items_config(config)
   os.makedirs(workdir, exist_ok=True)
-  cfg_json = json.loads(config.to_json_best_effort())
-  cfg_path = os.path.join(workdir, 'config.json')
-  if os.path.exists(cfg_path):
-    with open(cfg_path) as f:
-      old = json.load(f)
-    if old != cfg_json:
-      raise ValueError(f'{workdir} holds a run with a different config; use '
-                       'a new --workdir.')
-  outputs.write_json(cfg_path, cfg_json)
+  outputs.check_or_write_config(workdir, config)
 
   t_start = time.time()
   p = config.protocol

@@ -261,9 +261,6 @@ class Learner:
     after task ``bn_task`` is used; ``bn_task = -1`` uses the live state.
     """
     params, stats = self._eval_params(state, bn_task)
-    m = idx.shape[0]
-    eb = min(self.eval_batch_size, m)
-    nb = m // eb
 
     def correct(b_idx, k):
       x = self._inputs(images, idx[b_idx], perm)
@@ -271,17 +268,34 @@ class Learner:
       logits = mask_logits(logits, class_mask)
       return jnp.sum(predict_class(logits) == labels[b_idx])
 
-    keys = jax.random.split(key, nb + 1)
-    full = jnp.arange(nb * eb).reshape(nb, eb)
-    total = jax.lax.map(lambda a: correct(*a), (full, keys[:nb])).sum()
-    if m > nb * eb:
-      total += correct(jnp.arange(nb * eb, m), keys[nb])
-    return total / m
+    counts = self._over_eval_batches(correct, idx.shape[0], key)
+    return sum(c.sum() for c in counts) / idx.shape[0]
 
   def uncertainty_scores(self, state: TrainState, images, idx, perm, key,
                          bn_task):
     """Per-example uncertainty (see :func:`uncertainty`) of one run."""
-    return _batched_scores(self, state, images, idx, perm, key, bn_task)
+    params, stats = self._eval_params(state, bn_task)
+
+    def scores(b_idx, k):
+      x = self._inputs(images, idx[b_idx], perm)
+      logits, _ = self.apply(params, stats, x, train=False, rng=k)
+      return uncertainty(logits)
+
+    parts = self._over_eval_batches(scores, idx.shape[0], key)
+    return jnp.concatenate([p.reshape(-1) for p in parts])
+
+  def _over_eval_batches(self, fn, m, key):
+    """``fn(indices, key)`` over ``m`` examples in batches of
+    ``eval_batch_size`` (``lax.map``), plus one remainder batch; returns the
+    list of stacked results (full batches, then the remainder if any)."""
+    eb = min(self.eval_batch_size, m)
+    nb = m // eb
+    keys = jax.random.split(key, nb + 1)
+    full = jnp.arange(nb * eb).reshape(nb, eb)
+    out = [jax.lax.map(lambda a: fn(*a), (full, keys[:nb]))]
+    if m > nb * eb:
+      out.append(fn(jnp.arange(nb * eb, m), keys[nb]))
+    return out
 
 
 def uncertainty(logits: jax.Array) -> jax.Array:
@@ -292,25 +306,6 @@ def uncertainty(logits: jax.Array) -> jax.Array:
     return bayesian.mutual_information(logits)
   logp = jax.nn.log_softmax(logits, -1)
   return -jnp.sum(jnp.exp(logp) * logp, -1)
-
-
-def _batched_scores(learner, state, images, idx, perm, key, bn_task):
-  params, stats = learner._eval_params(state, bn_task)
-  m = idx.shape[0]
-  eb = min(learner.eval_batch_size, m)
-  nb = m // eb
-
-  def scores(b_idx, k):
-    x = learner._inputs(images, idx[b_idx], perm)
-    logits, _ = learner.apply(params, stats, x, train=False, rng=k)
-    return uncertainty(logits)
-
-  keys = jax.random.split(key, nb + 1)
-  full = jnp.arange(nb * eb).reshape(nb, eb)
-  out = jax.lax.map(lambda a: scores(*a), (full, keys[:nb])).reshape(-1)
-  if m > nb * eb:
-    out = jnp.concatenate([out, scores(jnp.arange(nb * eb, m), keys[nb])])
-  return out
 
 
 def bn_param_mask(model: nnx.Module, params: PyTree) -> PyTree:

@@ -38,6 +38,28 @@ def write_json(path: str, obj: Any) -> None:
   _atomic(path, w)
 
 
+def check_or_write_config(workdir: str, config) -> None:
+  """Writes ``config.json``, or checks that an existing one is the same.
+
+  Raises:
+    ValueError: if ``workdir`` holds a run with another config (naming the
+      differing top-level fields).
+  """
+  cfg_json = json.loads(config.to_json_best_effort())
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    if old != cfg_json:
+      diff = sorted(k for k in set(old) | set(cfg_json)
+                    if old.get(k) != cfg_json.get(k))
+      raise ValueError(
+          f'{workdir} holds a run with a different config (differs in '
+          f'{diff}); use a new --workdir or restore the config to resume.')
+  else:
+    write_json(path, cfg_json)
+
+
 def write_jsonl(path: str, rows: Sequence[dict]) -> None:
   def w(tmp):
     with open(tmp, 'w') as f:

@@ -208,19 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     return items.run_items(config, workdir)
   validate.validate_config(config)
   os.makedirs(workdir, exist_ok=True)
-  cfg_json = json.loads(config.to_json_best_effort())
-  cfg_path = os.path.join(workdir, 'config.json')
-  if os.path.exists(cfg_path):
-    with open(cfg_path) as f:
-      old = json.load(f)
-    if old != cfg_json:
-      diff = sorted(k for k in set(old) | set(cfg_json)
-                    if old.get(k) != cfg_json.get(k))
-      raise ValueError(
-          f'{workdir} holds a run with a different config (differs in '
-          f'{diff}); use a new --workdir or restore the config to resume.')
-  else:
-    outputs.write_json(cfg_path, cfg_json)
+  outputs.check_or_write_config(workdir, config)
 
   seeds, values, sweep_name = run_layout(config)
   stream_seeds = sorted(set(seeds))

@@ -18,7 +18,8 @@ class ConfigError(ValueError):
   """A config value is missing, of the wrong kind, or out of range."""
 
 
-def _req(cfg, path: str) -> Any:
+def require(cfg, path: str) -> Any:
+  """``config.<path>``, or a ConfigError naming the missing field."""
   node = cfg
   for part in path.split('.'):
     if part not in node:
@@ -27,16 +28,26 @@ def _req(cfg, path: str) -> Any:
   return node
 
 
-def _positive_int(cfg, path, minimum=1):
-  v = _req(cfg, path)
+def positive_int(cfg, path, minimum=1):
+  """An int field >= ``minimum`` (bools refused)."""
+  v = require(cfg, path)
   if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
     raise ConfigError(f'config.{path} must be an integer >= {minimum}, got '
                       f'{v!r}.')
   return v
 
 
-def _choice(cfg, path, choices):
-  v = _req(cfg, path)
+def positive_number(cfg, path):
+  """A number field > 0 (bools refused)."""
+  v = require(cfg, path)
+  if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+    raise ConfigError(f'config.{path} must be a number > 0, got {v!r}.')
+  return v
+
+
+def choice(cfg, path, choices):
+  """A field whose value must be one of ``choices``."""
+  v = require(cfg, path)
   if v not in choices:
     raise ConfigError(f'config.{path} must be one of {choices}, got {v!r}.')
   return v
@@ -44,14 +55,14 @@ def _choice(cfg, path, choices):
 
 def validate_config(config) -> None:
   """Raises :class:`ConfigError` with a precise message on a bad config."""
-  _positive_int(config, 'num_seeds')
-  seed = _req(config, 'seed')
+  positive_int(config, 'num_seeds')
+  seed = require(config, 'seed')
   if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
     raise ConfigError(f'config.seed must be an integer >= 0, got {seed!r}.')
 
-  stream = _choice(config, 'data.stream', streams_lib.STREAMS)
-  names = (list(_req(config, 'data.datasets')) if stream == 'sequential'
-           else [_req(config, 'data.dataset')])
+  stream = choice(config, 'data.stream', streams_lib.STREAMS)
+  names = (list(require(config, 'data.datasets')) if stream == 'sequential'
+           else [require(config, 'data.dataset')])
   if not names:
     raise ConfigError('config.data.datasets is empty.')
   for n in names:
@@ -59,27 +70,27 @@ def validate_config(config) -> None:
       raise ConfigError(f'unknown dataset {n!r}; known: '
                         f'{sorted(datasets_lib.DATASETS)}.')
   if stream == 'permuted':
-    _positive_int(config, 'data.num_tasks')
+    positive_int(config, 'data.num_tasks')
   if stream == 'split':
-    _choice(config, 'data.scenario', streams_lib.SCENARIOS)
-    _choice(config, 'data.class_order', ('fixed', 'random'))
-    _positive_int(config, 'data.classes_per_task')
-    _positive_int(config, 'data.num_tasks', minimum=0)
+    choice(config, 'data.scenario', streams_lib.SCENARIOS)
+    choice(config, 'data.class_order', ('fixed', 'random'))
+    positive_int(config, 'data.classes_per_task')
+    positive_int(config, 'data.num_tasks', minimum=0)
   for f in ('train_subset', 'test_subset'):
     if f in config.data:
-      _positive_int(config, f'data.{f}', minimum=0)
-  scale, std = _req(config, 'data.scale'), _req(config, 'data.std')
-  _req(config, 'data.mean')
+      positive_int(config, f'data.{f}', minimum=0)
+  scale, std = require(config, 'data.scale'), require(config, 'data.std')
+  require(config, 'data.mean')
   if not scale > 0 or not std > 0:
     raise ConfigError(f'config.data.scale and .std must be > 0, got '
                       f'{scale!r}, {std!r}.')
 
   try:
-    models_lib.model_kwargs(_req(config, 'model'))
-    name, kwargs = optimizers.optimizer_kwargs(_req(config, 'optimizer'))
+    models_lib.model_kwargs(require(config, 'model'))
+    name, kwargs = optimizers.optimizer_kwargs(require(config, 'optimizer'))
   except ValueError as e:
     raise ConfigError(str(e)) from None
-  hidden = _req(config, 'model.hidden')
+  hidden = require(config, 'model.hidden')
   if any(isinstance(h, bool) or not isinstance(h, int) or h <= 0
          for h in hidden):
     raise ConfigError(f'config.model.hidden must list positive integers, got '
@@ -91,22 +102,22 @@ def validate_config(config) -> None:
   if isinstance(meta, (int, float)) and meta < 0:
     raise ConfigError(f'config.optimizer.meta must be >= 0, got {meta}.')
 
-  _positive_int(config, 'protocol.epochs_per_task')
-  _positive_int(config, 'protocol.batch_size')
-  _positive_int(config, 'protocol.eval_batch_size')
-  _choice(config, 'protocol.reset_optimizer', RESETS)
-  if not isinstance(_req(config, 'protocol.per_task_bn'), bool):
+  positive_int(config, 'protocol.epochs_per_task')
+  positive_int(config, 'protocol.batch_size')
+  positive_int(config, 'protocol.eval_batch_size')
+  choice(config, 'protocol.reset_optimizer', RESETS)
+  if not isinstance(require(config, 'protocol.per_task_bn'), bool):
     raise ConfigError('config.protocol.per_task_bn must be True or False.')
   if 'eval_every' in config.protocol:
-    _choice(config, 'protocol.eval_every', EVAL_EVERY)
+    choice(config, 'protocol.eval_every', EVAL_EVERY)
   if 'vectorize' in config.protocol:
-    _choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
+    choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
   if 'eval_tasks' in config.protocol:
-    _choice(config, 'protocol.eval_tasks', ('all', 'seen'))
+    choice(config, 'protocol.eval_tasks', ('all', 'seen'))
   if not isinstance(config.protocol.get('task_boundaries', True), bool):
     raise ConfigError('config.protocol.task_boundaries must be True or False.')
   if 'loss_reduction' in config.protocol:
-    _choice(config, 'protocol.loss_reduction', REDUCTIONS)
+    choice(config, 'protocol.loss_reduction', REDUCTIONS)
 
   ood = config.get('ood', None)
   if ood and ood.get('dataset'):
