@@ -9,6 +9,7 @@ import pytest
 
 from mpl_jax.rules import baselines
 from mpl_jax.rules import mesu as mesu_lib
+from _transform_checks import assert_steps_compile_once
 
 TASKS = (0, 0, 0, 1, 1, 2, 2, 2, 3)  # task id at each step
 
@@ -246,19 +247,9 @@ def test_no_recompilation_across_task_changes():
   for tx in (baselines.add_ewc_penalty(2.0, decay=0.2),
              baselines.add_synaptic_intelligence(0.1)):
     chain = optax.chain(tx, optax.sgd(0.1))
-    traces = []
-
-    @jax.jit
-    def step(params, state, grads, task_id, chain=chain, traces=traces):
-      traces.append(1)
-      u, state = chain.update(grads, state, params, task_id=task_id)
-      return optax.apply_updates(params, u), state
-
-    p, state = params, chain.init(params)
-    for t in range(3):
-      p, state = step(p, state, _grads(t, p), jnp.int32(t // 2))
-    assert len(traces) == 1
-    chex.assert_trees_all_equal_shapes_and_dtypes(state, chain.init(params))
+    assert_steps_compile_once(chain, params,
+                              [_grads(t, params) for t in range(3)],
+                              [jnp.int32(t // 2) for t in range(3)])
 
 
 def test_vmap_over_seeds_and_inject_hyperparams():

@@ -17,6 +17,7 @@ import mpl_jax
 from mpl_jax.rules import _common
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import stochastic_engram_gate
+from _transform_checks import assert_steps_compile_once
 
 TASKS = [0, 0, 0, 1, 1, 2]
 
@@ -275,21 +276,8 @@ def test_jit_does_not_recompile(resample):
   grads = _grads(params, 4)
   tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample=resample,
                                granularity='unit')
-  traces = []
-
-  @jax.jit
-  def step(p, s, g, t):
-    traces.append(1)
-    u, s = tx.update(g, s, p, task_id=t)
-    return optax.apply_updates(p, u), s
-
-  state = jax.jit(tx.init)(params)
-  struct = jax.tree.map(lambda x: (x.shape, x.dtype), state)
-  for g, t in zip(grads, [0, 0, 1, 1]):
-    params, state = step(params, state, g, np.int32(t))
-  assert len(traces) == 1
-  assert jax.tree.map(lambda x: (x.shape, x.dtype), state) == struct
-
+  assert_steps_compile_once(tx, params, grads,
+                            [np.int32(t) for t in (0, 0, 1, 1)])
 
 def test_inject_hyperparams_gives_same_updates():
   params = _params()

@@ -20,6 +20,7 @@ from mpl_jax.rules.flexibility import flexibility_factor
 from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd
 from mpl_jax.rules.flexibility import tier_fractions
+from _transform_checks import assert_steps_compile_once
 
 TIERS = [(1.0, 0.3), (0.5, 0.3), (0.1, 0.4)]
 TASKS = [0, 0, 0, 1, 1, 2, 2]
@@ -404,21 +405,8 @@ def test_jit_does_not_recompile(refresh):
   params = _params()
   grads = _grads(params, 4)
   tx = flexible_sgd(0.1, key=0, tiers=TIERS, strength=2.0, refresh=refresh)
-  traces = []
-
-  @jax.jit
-  def step(p, s, g, t):
-    traces.append(1)
-    u, s = tx.update(g, s, p, task_id=t)
-    return optax.apply_updates(p, u), s
-
-  state = jax.jit(tx.init)(params)
-  state_struct = jax.tree.map(lambda x: (x.shape, x.dtype), state)
-  for g, t in zip(grads, [0, 0, 1, 1]):
-    params, state = step(params, state, g, np.int32(t))
-  assert len(traces) == 1
-  assert jax.tree.map(lambda x: (x.shape, x.dtype), state) == state_struct
-
+  assert_steps_compile_once(tx, params, grads,
+                            [np.int32(t) for t in (0, 0, 1, 1)])
 
 def test_inject_hyperparams_gives_same_updates():
   params = _params(scale=0.3)

@@ -9,6 +9,7 @@ import pytest
 from flax import nnx
 
 from mpl_jax.rules import mesu as mesu_lib
+from _transform_checks import assert_steps_compile_once
 
 
 def _params(key=0):
@@ -137,20 +138,8 @@ def test_sigma_positive_and_finite_under_hostile_gradients(clamp):
 def test_no_recompilation_on_second_call():
   params = _params()
   tx = mesu_lib.mesu(sigma_prior=0.2, memory_window=100.0)
-  traces = []
-
-  @jax.jit
-  def step(params, state, grads, task_id):
-    traces.append(1)
-    u, state = tx.update(grads, state, params, task_id=task_id)
-    return optax.apply_updates(params, u), state
-
-  state = tx.init(params)
-  params, state = step(params, state, _grads(0, params), jnp.int32(0))
-  params, state = step(params, state, _grads(1, params), jnp.int32(1))
-  assert len(traces) == 1
-  chex.assert_trees_all_equal_shapes_and_dtypes(state, tx.init(params))
-
+  assert_steps_compile_once(tx, params, [_grads(0, params), _grads(1, params)],
+                            [jnp.int32(0), jnp.int32(1)])
 
 def test_vmap_over_seeds_equals_single_runs():
   tx = mesu_lib.mesu(0.5, 0.8, sigma_prior=0.2, memory_window=30.0,

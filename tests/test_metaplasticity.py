@@ -9,6 +9,7 @@ import pytest
 
 import mpl_jax
 from mpl_jax.rules import _common
+from _transform_checks import assert_steps_compile_once
 
 
 def _params(key=0, scale=1.0):
@@ -170,19 +171,8 @@ def test_adam_meta_matches_reference_over_many_steps(placement):
 def test_jit_compiles_once():
   params = _params()
   tx = mpl_jax.metaplastic_adam(0.01, 1.35)
-  traces = []
-
-  @jax.jit
-  def step(params, state, grads):
-    traces.append(1)
-    u, state = tx.update(grads, state, params, task_id=jnp.int32(0))
-    return optax.apply_updates(params, u), state
-
-  state = tx.init(params)
-  for i in range(3):
-    params, state = step(params, state, _grads(i, params))
-  assert len(traces) == 1
-
+  assert_steps_compile_once(tx, params, [_grads(i, params) for i in range(3)],
+                            [jnp.int32(0)] * 3)
 
 def test_vmap_over_seeds_equals_single_runs():
   tx = mpl_jax.metaplastic_adam(0.01, 1.35, weight_decay=1e-4)
