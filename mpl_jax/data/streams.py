@@ -79,7 +79,7 @@ def _rng(seed: int, *tags: int) -> np.random.Generator:
   return np.random.default_rng(np.random.SeedSequence([int(seed), *tags]))
 
 
-def _subset(n_total: int, n: Optional[int], rng: np.random.Generator
+def subset_indices(n_total: int, n: Optional[int], rng: np.random.Generator
             ) -> np.ndarray:
   """All indices in order, or a random subset of size ``n`` from ``rng``."""
   if not n or n >= n_total:
@@ -126,9 +126,9 @@ def permuted_stream(dataset: ArrayDataset, num_tasks: int,
     if not permute_first:
       p[0] = np.arange(d)
     perms.append(p.astype(np.int32))
-    tr_idx.append(_subset(len(dataset.train_y), train_subset,
+    tr_idx.append(subset_indices(len(dataset.train_y), train_subset,
                           _rng(s, _TAG_TRAIN)))
-    te_idx.append(_subset(len(dataset.test_y), test_subset,
+    te_idx.append(subset_indices(len(dataset.test_y), test_subset,
                           _rng(s, _TAG_TEST)))
   tr_idx, te_idx = np.stack(tr_idx), np.stack(te_idx)
   tasks = []
@@ -164,9 +164,9 @@ def sequential_stream(datasets: Sequence[ArrayDataset], seeds: Sequence[int],
   ident = np.tile(np.arange(d, dtype=np.int32), (len(seeds), 1))
   tasks = []
   for t, ds in enumerate(datasets):
-    tr = np.stack([_subset(len(ds.train_y), train_subset,
+    tr = np.stack([subset_indices(len(ds.train_y), train_subset,
                            _rng(s, _TAG_TRAIN, t)) for s in seeds])
-    te = np.stack([_subset(len(ds.test_y), test_subset,
+    te = np.stack([subset_indices(len(ds.test_y), test_subset,
                            _rng(s, _TAG_TEST, t)) for s in seeds])
     tasks.append(Task(name=ds.name, dataset=t, train_idx=tr,
                       train_y=ds.train_y[tr], test_idx=te,

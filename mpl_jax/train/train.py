@@ -249,7 +249,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       raise ValueError(f'ood dataset {ood_name!r} has input size '
                        f'{ood_ds.train_x.shape[1]}, the stream '
                        f'{stream.input_dim}.')
-    ood_idx = streams_lib._subset(len(ood_ds.test_y),
+    ood_idx = streams_lib.subset_indices(len(ood_ds.test_y),
                                   config.ood.get('test_subset', 0),
                                   np.random.default_rng(0))
     ood = dict(images=jnp.asarray(ood_ds.test_x),
