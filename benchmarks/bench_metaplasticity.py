@@ -1,6 +1,7 @@
 r"""Speed of the metaplastic BNN: gate cost, vmapped seeds, samples per second.
 
   python -m benchmarks.bench_metaplasticity [--hidden=1024,1024] [--seeds=8]
+      [--rounds=15]
 
 Prints ratios measured in this one run (never absolute thresholds):
   1. optimizer update alone: metaplastic Adam vs plain Adam (same chain
@@ -21,6 +22,7 @@ from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -33,26 +35,35 @@ from mpl_jax.train import train
 flags.DEFINE_list('hidden', ['1024', '1024'], 'Hidden widths.')
 flags.DEFINE_integer('seeds', 8, 'Seeds for the vmap comparison.')
 flags.DEFINE_integer('batch_size', 100, 'Minibatch size.')
-flags.DEFINE_integer('repeats', 5, 'Timed repetitions (best is kept).')
+flags.DEFINE_integer('rounds', 15, 'Timed rounds; each times every variant '
+                     'once and ratios are taken within a round.')
 FLAGS = flags.FLAGS
 
 
-def _best(fn, repeats):
-  return _interleaved([fn], repeats)[0]
+def _rounds(fns, rounds):
+  """Times every function once per round, in a rotated order each round.
 
-
-def _interleaved(fns, repeats):
-  """Best time of each function, timed in turn each round (so that a change
-  in machine load hits every variant alike)."""
+  Returns ``float[rounds, len(fns)]`` seconds. Comparing variants within a
+  round (paired ratios) cancels most of the drift in machine load that makes
+  best-of or mean timings on a shared VM unreliable.
+  """
   for fn in fns:
     fn()  # compile / warm up
-  best = [float('inf')] * len(fns)
-  for _ in range(repeats):
-    for i, fn in enumerate(fns):
+  times = np.zeros((rounds, len(fns)))
+  for r in range(rounds):
+    for k in range(len(fns)):
+      i = (r + k) % len(fns)
       t0 = time.perf_counter()
-      fn()
-      best[i] = min(best[i], time.perf_counter() - t0)
-  return best
+      fns[i]()
+      times[r, i] = time.perf_counter() - t0
+  return times
+
+
+def _ratio(times, a, b):
+  """Median and interquartile range of the per-round ratio a / b."""
+  r = times[:, a] / times[:, b]
+  q1, med, q3 = np.percentile(r, [25, 50, 75])
+  return med, f'median of {len(r)} paired rounds, IQR {q1:.3f}-{q3:.3f}'
 
 
 def _learner(tx, sizes, batch_size):
@@ -70,7 +81,7 @@ def main(argv):
   del argv
   hidden = tuple(int(h) for h in FLAGS.hidden)
   sizes = (784, *hidden, 10)
-  bs, reps, n_seeds = FLAGS.batch_size, FLAGS.repeats, FLAGS.seeds
+  bs, rounds, n_seeds = FLAGS.batch_size, FLAGS.rounds, FLAGS.seeds
   print(f'JAX {jax.__version__} on {jax.default_backend()} '
         f'({jax.devices()[0].device_kind}); BNN {sizes}, batch {bs}')
   ds = datasets.load_dataset('mnist_5k')
@@ -112,10 +123,11 @@ def main(argv):
       jax.block_until_ready(p)
     return run
 
-  t_upd_m, t_upd_a = (t / steps for t in _interleaved(
-      [loop(fm, state_m), loop(fa, state_a)], 3 * reps))
+  times = _rounds([loop(fm, state_m), loop(fa, state_a)], 2 * rounds) / steps
+  t_upd_m, t_upd_a = np.median(times, axis=0)
+  ratio, how = _ratio(times, 0, 1)
   print(f'[1] update only: metaplastic {1e3 * t_upd_m:.3f} ms, adam '
-        f'{1e3 * t_upd_a:.3f} ms, ratio {t_upd_m / t_upd_a:.3f}')
+        f'{1e3 * t_upd_a:.3f} ms, ratio {ratio:.3f} ({how})')
 
   # 2. + 4. whole epochs (scan over minibatches), one seed.
   def epoch_fn(l):
@@ -128,12 +140,13 @@ def main(argv):
   def run_epoch(e, st):
     return lambda: jax.block_until_ready(e(st, key)[0].params)
 
-  t_ep_m, t_ep_a = _interleaved(
-      [run_epoch(em, state_m), run_epoch(ea, state_a)], reps)
+  times = _rounds([run_epoch(em, state_m), run_epoch(ea, state_a)], 2 * rounds)
+  t_ep_m, t_ep_a = np.median(times, axis=0)
+  ratio, how = _ratio(times, 0, 1)
   nb = n // bs
   print(f'[2] training step: metaplastic {1e3 * t_ep_m / nb:.2f} ms, adam '
-        f'{1e3 * t_ep_a / nb:.2f} ms, ratio {t_ep_m / t_ep_a:.3f} '
-        f'(gate share of a step {100 * (t_ep_m - t_ep_a) / t_ep_m:+.1f}%)')
+        f'{1e3 * t_ep_a / nb:.2f} ms, ratio {ratio:.3f} ({how}; gate share '
+        f'of a step {100 * (1 - 1 / ratio):+.1f}%)')
 
   # 3. all seeds in one program (vmap / lax.map) vs single runs in turn.
   keys = jax.random.split(jax.random.PRNGKey(2), n_seeds)
@@ -156,14 +169,14 @@ def main(argv):
     return lambda: jax.block_until_ready(progs[mode](
         states, images, n_idx, n_lab, n_perm, n_mask, keys, 0)[0].params)
 
-  t_single, t_vmap, t_map = _interleaved(
-      [run_singles, run_prog('vmap'), run_prog('map')], max(2, reps // 2))
-  t_prog = {'vmap': t_vmap, 'map': t_map}
+  times = _rounds([run_singles, run_prog('vmap'), run_prog('map')],
+                  max(3, rounds // 2))
+  t_single, t_vmap, t_map = np.median(times, axis=0)
+  (r_vmap, _), (r_map, how) = _ratio(times, 1, 0), _ratio(times, 2, 0)
   print(f'[3] {n_seeds} seeds, one epoch ({n} samples each): one by one '
-        f'{t_single:.2f} s; one program: vmap {t_prog["vmap"]:.2f} s '
-        f'(ratio {t_prog["vmap"] / t_single:.3f}), lax.map '
-        f'{t_prog["map"]:.2f} s (ratio {t_prog["map"] / t_single:.3f})')
-  best = min(t_prog.values())
+        f'{t_single:.2f} s; one program: vmap {t_vmap:.2f} s (ratio '
+        f'{r_vmap:.3f}), lax.map {t_map:.2f} s (ratio {r_map:.3f}; {how})')
+  best = min(t_vmap, t_map)
   print(f'[4] samples/s: 1 seed {n / t_ep_m:,.0f}; {n_seeds} seeds in one '
         f'program {n_seeds * n / best:,.0f} ({n / best:,.0f} per seed)')
 

@@ -24,8 +24,9 @@ Fields:
     optimizer always sees ``task_id=0``, a task-free stream), ``eval_tasks``
     ('all' | 'seen': skip tasks not trained yet, for long streams),
     ``vectorize`` (how runs share one compiled program: 'vmap' batches them,
-    best on GPU/TPU; 'map' loops inside the program, best on CPU where XLA's
-    batched matmul is slow; 'auto' picks by backend).
+    best on GPU/TPU; 'map' loops inside the program, best on CPU, where it
+    matches running the seeds one by one and 'vmap' costs 1.1-1.5x; 'auto'
+    picks by backend; a single run is never batched).
   ood: ``dataset`` ('' = off): after every task, score the task's test set
     and this dataset's test set (``test_subset`` images; 0 = all) by
     uncertainty (mutual information over MC samples, or predictive entropy

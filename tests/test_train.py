@@ -87,6 +87,36 @@ def test_vmapped_seed_equals_single_run(tmp_path, vectorize):
   np.testing.assert_allclose(loss2, loss1, rtol=1e-4)
 
 
+def _dot_batch_dims(jaxpr):
+  """Batch dimensions of every dot_general in a jaxpr (sub-jaxprs included)."""
+  found = []
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == 'dot_general':
+      found.append(eqn.params['dimension_numbers'][1][0])
+    for sub in jax.core.jaxprs_in_params(eqn.params):
+      found += _dot_batch_dims(sub)
+  return found
+
+
+@pytest.mark.parametrize('vectorize', ['vmap', 'map', 'auto'])
+def test_runs_axis_matches_per_run_calls(vectorize):
+  fn = lambda x, w, shift: jnp.tanh(x @ w) + shift
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 4, 5))
+  w = jax.random.normal(jax.random.PRNGKey(1), (3, 5, 2))
+  mapped = train.runs_axis(fn, (0, 0, None), vectorize)
+  out = jax.jit(mapped)(x, w, 0.5)
+  for i in range(3):
+    np.testing.assert_allclose(out[i], fn(x[i], w[i], 0.5), rtol=1e-6)
+  # One run is never batched: its program holds no batched matmul (a batch
+  # of one made XLA:CPU pick slow dot layouts).
+  one = jax.make_jaxpr(mapped)(x[:1], w[:1], 0.5).jaxpr
+  assert _dot_batch_dims(one) == [()]
+  several = _dot_batch_dims(jax.make_jaxpr(mapped)(x, w, 0.5).jaxpr)
+  batched = vectorize == 'vmap' or (
+      vectorize == 'auto' and jax.default_backend() != 'cpu')
+  assert several == ([(0,)] if batched else [()])
+
+
 def test_resume_gives_uninterrupted_results(tmp_path):
   c = tiny_config()
   train.train_and_evaluate(c, str(tmp_path / 'full'))
