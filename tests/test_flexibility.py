@@ -515,6 +515,33 @@ def test_conditional_stays_a_branch_under_vmap():
   np.testing.assert_array_equal(out[[0, 0, 1, 1, 1], [0, 2, 0, 1, 2]], 0.0)
 
 
+def test_rule_inside_switch_with_batched_index():
+  # lax.switch with a batched index batches every array its branches use,
+  # constants included; the rule's vmap-aware conditional must accept that.
+  params = _params()
+  txs = [flexible_sgd(0.1, key=0, distribution='uniform', strength=1.0),
+         flexible_sgd(0.1, key=0, tiers=((0.1, 0.5), (1.0, 0.5)),
+                      strength=1.0)]
+  grads = jax.tree.map(jnp.ones_like, params)
+  moved = jax.tree.map(lambda p: p + 0.3, params)
+
+  def update(i, state):
+    branches = [lambda s, tx=tx: tx.update(grads, s, moved, task_id=0)[0]
+                for tx in txs]
+    return jax.lax.switch(i, branches, state)
+
+  state = txs[0].init(params)
+  states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
+  out = jax.jit(jax.vmap(update))(jnp.array([1, 0]), states)
+  for run, i in enumerate((1, 0)):
+    expected = txs[i].update(grads, state, moved, task_id=0)[0]
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[run], out),
+                                expected, rtol=1e-5, atol=1e-7)
+  # The two transforms differ here, so each run really took its own branch.
+  differ = jax.tree.map(lambda x: bool(jnp.any(x[0] != x[1])), out)
+  assert any(jax.tree.leaves(differ))
+
+
 def test_vmapped_seeds_at_different_steps():
   params = _params()
   tx = flexibility_tiers(0, distribution='uniform', strength=1.0)

@@ -229,34 +229,62 @@ def cond_any(pred: jax.Array, true_fn: Callable[..., Any],
   large random tree once per task thus costs nothing on the other steps even
   when seeds are vmapped (seeds run in lockstep). Nested ``vmap`` recurses.
 
-  Everything traced that the branches use must come through ``operands``
-  (``custom_vmap`` forbids closing over batched values); the branch
-  functions may close over static Python values only. Not differentiable
-  (an optimizer update is not differentiated).
+  The branches are traced first and every array they close over (constants
+  and outer traced values alike) is passed to the ``custom_vmap`` as an
+  explicit operand, so the conditional also works where an enclosing
+  transformation batches those arrays (e.g. inside ``lax.switch`` with a
+  batched index). Not differentiable (an optimizer update is not
+  differentiated).
   """
+  flat_ops, ops_tree = jax.tree.flatten(operands)
+  out_trees = []
+
+  def flat(fn):
+    def call(*leaves):
+      out = fn(*jax.tree.unflatten(ops_tree, leaves))
+      leaves_out, tree = jax.tree.flatten(out)
+      out_trees.append(tree)
+      return leaves_out
+    return call
+
+  true_jaxpr = jax.make_jaxpr(flat(true_fn))(*flat_ops)
+  false_jaxpr = jax.make_jaxpr(flat(false_fn))(*flat_ops)
+  if out_trees[0] != out_trees[1]:
+    raise TypeError('cond_any: true_fn and false_fn must return the same tree '
+                    f'structure, got {out_trees[0]} and {out_trees[1]}.')
+  n_true, n_false = len(true_jaxpr.consts), len(false_jaxpr.consts)
+
+  def run(jaxpr, lo, hi):
+    def branch(*args):
+      consts, ops = args[lo:hi], args[n_true + n_false:]
+      return jax.core.eval_jaxpr(jaxpr.jaxpr, consts, *ops)
+    return branch
+
+  run_true = run(true_jaxpr, 0, n_true)
+  run_false = run(false_jaxpr, n_true, n_true + n_false)
 
   @custom_batching.custom_vmap
-  def cond(pred, *ops):
-    return jax.lax.cond(pred, true_fn, false_fn, *ops)
+  def cond(pred, *args):
+    return jax.lax.cond(pred, run_true, run_false, *args)
 
   @cond.def_vmap
-  def _vmap_rule(axis_size, in_batched, pred, *ops):
+  def _vmap_rule(axis_size, in_batched, pred, *args):
     def full(x, batched):
       return x if batched else jnp.broadcast_to(
           x, (axis_size,) + jnp.shape(x))
     pred = full(pred, in_batched[0])
-    ops = [jax.tree.map(full, op, batched)
-           for op, batched in zip(ops, in_batched[1:])]
+    args = [full(a, b) for a, b in zip(args, in_batched[1:])]
 
-    def run_true(pred, *ops):
-      return jax.vmap(lambda p, *o: jax.lax.cond(p, true_fn, false_fn, *o))(
-          pred, *ops)
+    def all_selected(pred, *args):
+      return jax.vmap(lambda p, *a: jax.lax.cond(p, run_true, run_false, *a))(
+          pred, *args)
 
-    def run_false(pred, *ops):
+    def none_selected(pred, *args):
       del pred
-      return jax.vmap(false_fn)(*ops)
+      return jax.vmap(run_false)(*args)
 
-    out = cond_any(jnp.any(pred), run_true, run_false, pred, *ops)
-    return out, jax.tree.map(lambda _: True, out)
+    out = cond_any(jnp.any(pred), all_selected, none_selected, pred, *args)
+    return out, [True] * len(out)
 
-  return cond(pred, *operands)
+  out = cond(pred, *true_jaxpr.consts, *false_jaxpr.consts, *flat_ops)
+  return jax.tree.unflatten(out_trees[0], out)

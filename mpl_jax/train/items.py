@@ -200,8 +200,7 @@ def mixture(txs: Sequence[optax.GradientTransformationExtraArgs]
   ``mix``-th result selected (``jnp.where``), so under ``vmap`` each run keeps
   its own. The extra cost is the optimizer's element-wise work times the
   number of transforms, small beside the forward and backward passes.
-  (``lax.switch`` is not used: with a batched index it batches the branches'
-  hoisted constants, which the flexibility rule's ``custom_vmap`` refuses.)
+  (``lax.switch`` with a batched index would evaluate every branch too.)
   The state is the first transform's ``init``.
   """
   txs = tuple(txs)
