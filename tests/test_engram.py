@@ -15,6 +15,7 @@ import pytest
 
 import mpl_jax
 from mpl_jax.rules import _common
+from mpl_jax.rules import counter_random
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import stochastic_engram_gate
 from _transform_checks import assert_steps_compile_once
@@ -70,9 +71,10 @@ def _masks(tx, shape, num_steps, tasks=None):
 # --------------------------------------------------------------- the gate
 
 
-def test_synapse_activation_frequency_is_p():
+@pytest.mark.parametrize('sampler', ['threefry', 'counter'])
+def test_synapse_activation_frequency_is_p(sampler):
   p, shape, steps = 0.3, (300, 400), 3
-  tx = stochastic_engram_gate(0, p=p)
+  tx = stochastic_engram_gate(0, p=p, sampler=sampler)
   masks, engrams = _masks(tx, shape, steps)
   n = np.prod(shape)
   for m, e in zip(masks, engrams):
@@ -84,10 +86,12 @@ def test_synapse_activation_frequency_is_p():
   assert abs(overlap - p * p) < 5 * np.sqrt(p * p * (1 - p * p) / n)
 
 
-@pytest.mark.parametrize('shape', [(50, 2000), (2, 3, 4, 500)])
-def test_unit_granularity_masks_whole_columns(shape):
+@pytest.mark.parametrize('shape,sampler', [((50, 2000), 'threefry'),
+                                           ((2, 3, 4, 500), 'threefry'),
+                                           ((50, 2000), 'counter')])
+def test_unit_granularity_masks_whole_columns(shape, sampler):
   p, steps = 0.6, 5
-  tx = stochastic_engram_gate(1, p=p, granularity='unit')
+  tx = stochastic_engram_gate(1, p=p, granularity='unit', sampler=sampler)
   masks, engrams = _masks(tx, shape, steps)
   units = shape[-1]
   flat = np.stack([m.reshape(-1, units) for m in masks])  # [steps, in, out]
@@ -236,12 +240,15 @@ def test_keys_determinism_and_per_seed_masks():
   chex.assert_trees_all_equal(a, b)
 
 
-def test_vmapped_seed_equals_single_run():
+@pytest.mark.parametrize('resample,sampler', [('task', 'threefry'),
+                                              ('step', 'counter')])
+def test_vmapped_seed_equals_single_run(resample, sampler):
   num_seeds = 3
   params = _params()
   grads = _grads(params, len(TASKS))
   keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
-  tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample='task')
+  tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample=resample,
+                               sampler=sampler)
   stacked_grads = jax.tree.map(lambda *g: np.stack(g), *_np(grads))
 
   def run(key, p):
@@ -265,6 +272,26 @@ def test_vmapped_seed_equals_single_run():
     np.testing.assert_array_equal(masks[i], single_u['dense0']['kernel'] != 0)
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
                                 single_p, rtol=1e-6, atol=1e-7)
+
+
+def test_counter_bernoulli_statistics():
+  n, p = 1_000_000, 0.3
+  key = jnp.array([5, 11], jnp.uint32)
+  b = np.asarray(counter_random.counter_bernoulli(key, p, (n,)), np.float64)
+  assert b.shape == (n,)
+  assert abs(b.mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+  assert abs(np.corrcoef(b[:-1], b[1:])[0, 1]) < 5e-3      # neighbours
+  other = np.asarray(counter_random.counter_bernoulli(
+      jnp.array([5, 12], jnp.uint32), p, (n,)), np.float64)
+  assert abs(np.corrcoef(b, other)[0, 1]) < 5e-3           # keys
+  # A traced, batched p; p = 0 and p = 1 are exact.
+  ps = jnp.array([0.0, 1.0, 0.5])
+  out = jax.jit(jax.vmap(lambda q: counter_random.counter_bernoulli(
+      key, q, (1000,))))(ps)
+  assert not out[0].any() and out[1].all() and 0 < out[2].mean() < 1
+  chex.assert_trees_all_equal(
+      counter_random.counter_bernoulli(jax.random.key(3), p, (7,)),
+      counter_random.counter_bernoulli(jax.random.PRNGKey(3), p, (7,)))
 
 
 # ----------------------------------------------------- jit and injection
@@ -353,7 +380,8 @@ def test_composes_with_masked_and_multisteps():
 
 def test_errors():
   params = _params()
-  for kwargs in (dict(granularity='layer'), dict(resample='epoch')):
+  for kwargs in (dict(granularity='layer'), dict(resample='epoch'),
+                 dict(sampler='philox')):
     with pytest.raises(ValueError):
       stochastic_engram_gate(0, p=0.5, **kwargs)
   with pytest.raises(ValueError):

@@ -22,6 +22,7 @@ from optax._src import base
 from optax._src import numerics
 
 from mpl_jax.rules import _common
+from mpl_jax.rules import counter_random
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any
@@ -29,6 +30,7 @@ ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 _GRANULARITIES = ('synapse', 'unit')
 _RESAMPLES = ('step', 'task')
+_SAMPLERS = ('threefry', 'counter')
 
 
 class EngramGateState(NamedTuple):
@@ -66,6 +68,7 @@ def stochastic_engram_gate(
     p: Any,
     granularity: str = 'synapse',
     resample: str = 'step',
+    sampler: str = 'threefry',
     mask: _common.MaskOrFn = None,
 ) -> base.GradientTransformationExtraArgs:
   r"""Lets only a random engram of synapses (or units) learn.
@@ -96,7 +99,11 @@ def stochastic_engram_gate(
 
   All randomness comes from the ``key`` field, so the gate is deterministic
   given the key, and ``mpl_jax.reseed`` after ``jax.vmap(tx.init)`` gives
-  every seed its own engrams.
+  every seed its own engrams. ``sampler='counter'`` draws the Bernoulli
+  variables from :func:`mpl_jax.rules.counter_random.counter_bernoulli`
+  instead of ``jax.random.bernoulli`` (Threefry): the same law, other draws,
+  and much cheaper on CPU when a per-synapse engram is redrawn every step
+  (``benchmarks/bench_rules_overhead.py`` measures both).
 
   **This library's reading of the paper.** Aguilar et al. report that
   stochastically activated engrams gate the plasticity of a metaplastic BNN;
@@ -114,6 +121,8 @@ def stochastic_engram_gate(
     p: activation probability of a synapse / unit (scalar, injectable).
     granularity: ``'synapse'`` (default) or ``'unit'``.
     resample: ``'step'`` (default) or ``'task'``.
+    sampler: ``'threefry'`` (default, ``jax.random.bernoulli``) or
+      ``'counter'`` (counter hash; same law, faster on CPU).
     mask: which leaves are gated: a pytree of bools with the structure of
       params, or a callable returning one. Default: leaves with ``ndim > 1``
       (weight matrices; biases and BatchNorm parameters always learn).
@@ -125,8 +134,8 @@ def stochastic_engram_gate(
     same structure); other extra args are ignored.
 
   Raises:
-    ValueError: for an unknown ``granularity`` or ``resample`` (at
-      construction), or a missing ``task_id`` with ``resample='task'``.
+    ValueError: for an unknown ``granularity``, ``resample`` or ``sampler``
+      (at construction), or a missing ``task_id`` with ``resample='task'``.
 
   Example:
     >>> import jax, jax.numpy as jnp, optax
@@ -149,11 +158,16 @@ def stochastic_engram_gate(
         f"`granularity` must be 'synapse' or 'unit', got {granularity!r}.")
   if resample not in _RESAMPLES:
     raise ValueError(f"`resample` must be 'step' or 'task', got {resample!r}.")
+  if sampler not in _SAMPLERS:
+    raise ValueError(
+        f"`sampler` must be 'threefry' or 'counter', got {sampler!r}.")
+  bernoulli = (jax.random.bernoulli if sampler == 'threefry'
+               else counter_random.counter_bernoulli)
   init_key = _common.as_key(key)
 
   def draw(draw_key, prob, tree, selected):
     return _common.draw_selected(
-        lambda k, shape: jax.random.bernoulli(k, prob, shape), draw_key, tree,
+        lambda k, shape: bernoulli(k, prob, shape), draw_key, tree,
         selected, lambda shape: _engram_shape(shape, granularity))
 
   def init_fn(params):
@@ -207,6 +221,7 @@ def engram_metaplastic_adam(
     p: Any,
     granularity: str = 'synapse',
     resample: str = 'step',
+    sampler: str = 'threefry',
     weight_decay: float = 0.0,
     b1: float = 0.9,
     b2: float = 0.999,
@@ -223,7 +238,8 @@ def engram_metaplastic_adam(
         optax.scale_by_learning_rate(learning_rate),
         scale_by_metaplasticity(meta, mask=mask),     # f_meta sign gate
         stochastic_engram_gate(key, p=p, granularity=granularity,
-                               resample=resample, mask=mask),
+                               resample=resample, sampler=sampler,
+                               mask=mask),
     )
 
   A hidden weight changes only when it is in the active engram, and then by
@@ -243,6 +259,7 @@ def engram_metaplastic_adam(
     p: engram activation probability.
     granularity: ``'synapse'`` or ``'unit'``.
     resample: ``'step'`` or ``'task'``.
+    sampler: ``'threefry'`` or ``'counter'`` (see ``stochastic_engram_gate``).
     weight_decay: coupled L2 coefficient added to the gradient.
     b1: Adam's first-moment decay.
     b2: Adam's second-moment decay.
@@ -265,5 +282,5 @@ def engram_metaplastic_adam(
       optax.scale_by_learning_rate(learning_rate),
       metaplasticity.scale_by_metaplasticity(meta, mask=mask),
       stochastic_engram_gate(key, p=p, granularity=granularity,
-                             resample=resample, mask=mask),
+                             resample=resample, sampler=sampler, mask=mask),
   )

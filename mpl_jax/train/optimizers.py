@@ -35,11 +35,13 @@ def _sgd(learning_rate, *, momentum=0.0, weight_decay=0.0):
 
 def _engram_metaplastic_adam(learning_rate, meta=1.35, *, p=0.5, key=0,
                              granularity='synapse', resample='task',
-                             weight_decay=0.0, b1=0.9, b2=0.999, eps=1e-8):
+                             sampler='threefry', weight_decay=0.0, b1=0.9,
+                             b2=0.999, eps=1e-8):
   """engram_metaplastic_adam with config defaults (key reseeded per run)."""
   return engram.engram_metaplastic_adam(
       learning_rate, meta, key=key, p=p, granularity=granularity,
-      resample=resample, weight_decay=weight_decay, b1=b1, b2=b2, eps=eps)
+      resample=resample, sampler=sampler, weight_decay=weight_decay, b1=b1,
+      b2=b2, eps=eps)
 
 
 def _flexible_sgd(learning_rate, *, strength, key=0, distribution='uniform',
