@@ -25,7 +25,7 @@ Fields:
     ('all' | 'seen': skip tasks not trained yet, for long streams),
     ``vectorize`` (how runs share one compiled program: 'vmap' batches them,
     best on GPU/TPU; 'map' loops inside the program, best on CPU, where it
-    matches running the seeds one by one and 'vmap' costs 1.1-1.5x; 'auto'
+    costs ~2% over running the seeds one by one and 'vmap' 20-30%; 'auto'
     picks by backend; a single run is never batched).
   ood: ``dataset`` ('' = off): after every task, score the task's test set
     and this dataset's test set (``test_subset`` images; 0 = all) by

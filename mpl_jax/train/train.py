@@ -106,11 +106,12 @@ def runs_axis(fn, in_axes, vectorize: str):
 
   ``'vmap'`` batches the runs (best on GPU/TPU: one batched matmul for all
   seeds); ``'map'`` loops over them inside the same compiled program with
-  ``lax.map`` (best on CPU: for 8 seeds of a 784-1024-1024-10 BNN it matches
-  running them one by one, while the batched program costs 1.2-1.3x; profiled:
-  XLA:CPU's YNNPACK kernels for some batched matmuls are up to 2.2x slower per
-  run than the unbatched ones, and the 8x larger moment updates fall out of
-  cache); ``'auto'`` picks ``'map'`` on CPU, else ``'vmap'``.
+  ``lax.map``, best on CPU. Measured for 8 seeds of a 784-1024-1024-10 BNN on
+  CPU: ``'map'`` costs 1.02-1.04x running them one by one (the copy of each
+  run's state out of and back into the stacked state), ``'vmap'`` 1.2-1.3x
+  (profiled: XLA:CPU's YNNPACK kernels for some batched matmuls are 1.3-2.7x
+  slower per run than the unbatched ones, and the 8x larger moment updates
+  fall out of cache). ``'auto'`` picks ``'map'`` on CPU, else ``'vmap'``.
   A single run is never vmapped: a batch of one made XLA:CPU choose dot
   layouts that cost 1.9x the plain program (measured), and mapping one run is
   the plain program. All modes give the same per-run results.
