@@ -14,28 +14,22 @@ import optax
 import pytest
 
 import mpl_jax
-from mpl_jax.rules import _common
 from mpl_jax.rules import counter_random
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import stochastic_engram_gate
 from _transform_checks import assert_steps_compile_once
+from _transform_checks import random_grads as _grads
+from _transform_checks import reseeded_scan
+from _transform_checks import seeded_init
+from _transform_checks import run_steps
+from _transform_checks import small_mlp_params
+from _transform_checks import stack_copies
 
 TASKS = [0, 0, 0, 1, 1, 2]
 
 
 def _params(seed=0):
-  rng = np.random.default_rng(seed)
-  normal = lambda *shape: jnp.asarray(rng.normal(size=shape) * 0.5,
-                                      jnp.float32)
-  return {'dense0': {'kernel': normal(6, 5), 'bias': normal(5)},
-          'dense1': {'kernel': normal(5, 3), 'bias': normal(3)}}
-
-
-def _grads(params, num_steps, seed=1):
-  rng = np.random.default_rng(seed)
-  return [jax.tree.map(
-      lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
-          for _ in range(num_steps)]
+  return small_mlp_params(seed, scale=0.5)
 
 
 def _np(tree):
@@ -44,19 +38,8 @@ def _np(tree):
 
 def _run(tx, params, grads, tasks=TASKS):
   """Runs jitted ``tx``; returns final params, per-step updates and states."""
-
-  @jax.jit
-  def step(p, s, g, t):
-    u, s = tx.update(g, s, p, task_id=t)
-    return optax.apply_updates(p, u), u, s
-
-  state = jax.jit(tx.init)(params)
-  all_updates, states = [], []
-  for g, t in zip(grads, tasks):
-    params, updates, state = step(params, state, g, np.int32(t))
-    all_updates.append(updates)
-    states.append(state)
-  return params, _np(all_updates), _np(states)
+  params, updates, states = run_steps(tx, params, grads, tasks)
+  return params, _np(updates), _np(states)
 
 
 def _masks(tx, shape, num_steps, tasks=None):
@@ -201,10 +184,6 @@ def test_engram_metaplastic_adam_p_one_equals_metaplastic_adam():
 # ------------------------------------------------------ keys and per-seed
 
 
-def _stack(tree, n):
-  return jax.tree.map(lambda x: np.stack([np.asarray(x)] * n), tree)
-
-
 def test_keys_determinism_and_per_seed_masks():
   num_seeds = 3
   params = _params()
@@ -213,13 +192,10 @@ def test_keys_determinism_and_per_seed_masks():
 
   @jax.jit
   def first_masks(keys, p):
-    if keys is None:
-      states = jax.vmap(tx.init)(p)
-    else:
-      states = jax.vmap(lambda k, q: _common.reseed(tx.init(q), k))(keys, p)
+    states = seeded_init(tx, keys, p)
     return jax.vmap(lambda s, q: tx.update(grads, s, q))(states, p)
 
-  stacked = _stack(params, num_seeds)
+  stacked = stack_copies(params, num_seeds)
   keys = np.stack([np.asarray(jax.random.PRNGKey(i)) for i in (3, 3, 4)])
   updates, _ = _np(first_masks(keys, stacked))
   kernel = updates['dense0']['kernel']
@@ -249,26 +225,14 @@ def test_vmapped_seed_equals_single_run(resample, sampler):
   keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
   tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample=resample,
                                sampler=sampler)
-  stacked_grads = jax.tree.map(lambda *g: np.stack(g), *_np(grads))
-
-  def run(key, p):
-    def body(carry, inputs):
-      p, state = carry
-      g, t = inputs
-      u, state = tx.update(g, state, p, task_id=t)
-      return (optax.apply_updates(p, u), state), u
-    state = _common.reseed(tx.init(p), key)
-    (p, state), updates = jax.lax.scan(body, (p, state),
-                                       (stacked_grads, np.asarray(TASKS)))
-    return p, updates
-
-  batched_p, batched_u = _np(jax.jit(jax.vmap(run))(keys,
-                                                    _stack(params, num_seeds)))
+  run = reseeded_scan(tx, grads, TASKS)
+  batched_p, _, batched_u = _np(jax.jit(jax.vmap(run))(
+      keys, stack_copies(params, num_seeds)))
   masks = batched_u['dense0']['kernel'] != 0
   assert not np.array_equal(masks[0], masks[1])
   single = jax.jit(run)
   for i in range(num_seeds):
-    single_p, single_u = _np(single(keys[i], params))
+    single_p, _, single_u = _np(single(keys[i], params))
     np.testing.assert_array_equal(masks[i], single_u['dense0']['kernel'] != 0)
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
                                 single_p, rtol=1e-6, atol=1e-7)

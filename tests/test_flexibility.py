@@ -21,41 +21,20 @@ from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd
 from mpl_jax.rules.flexibility import tier_fractions
 from _transform_checks import assert_steps_compile_once
+from _transform_checks import random_grads as _grads
+from _transform_checks import reseeded_scan
+from _transform_checks import seeded_init
+from _transform_checks import run_steps
+from _transform_checks import small_mlp_params as _params
+from _transform_checks import stack_copies
 
 TIERS = [(1.0, 0.3), (0.5, 0.3), (0.1, 0.4)]
 TASKS = [0, 0, 0, 1, 1, 2, 2]
 
 
-def _params(seed=0, scale=1.0):
-  rng = np.random.default_rng(seed)
-  normal = lambda *shape: jnp.asarray(rng.normal(size=shape) * scale,
-                                      jnp.float32)
-  return {'dense0': {'kernel': normal(6, 5), 'bias': normal(5)},
-          'dense1': {'kernel': normal(5, 3), 'bias': normal(3)}}
-
-
-def _grads(params, num_steps, seed=1):
-  rng = np.random.default_rng(seed)
-  return [jax.tree.map(
-      lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
-          for _ in range(num_steps)]
-
-
 def _run(tx, params, grads, tasks=TASKS):
   """Runs jitted `tx` for len(grads) steps: params, updates, states."""
-
-  @jax.jit
-  def step(p, s, g, t):
-    u, s = tx.update(g, s, p, task_id=t)
-    return optax.apply_updates(p, u), u, s
-
-  state = jax.jit(tx.init)(params)
-  all_updates, states = [], []
-  for g, t in zip(grads, tasks):
-    params, updates, state = step(params, state, g, np.int32(t))
-    all_updates.append(updates)
-    states.append(state)
-  return params, all_updates, states
+  return run_steps(tx, params, grads, tasks)
 
 
 def _np(tree):
@@ -310,10 +289,6 @@ def test_missing_params_or_task_id_raises():
 # ------------------------------------------------------ keys and per-seed
 
 
-def _stack(tree, n):
-  return jax.tree.map(lambda x: np.stack([np.asarray(x)] * n), tree)
-
-
 def test_keys_determinism_preview_and_per_seed_draws():
   num_seeds = 3
   params = _params()
@@ -322,15 +297,12 @@ def test_keys_determinism_preview_and_per_seed_draws():
   @jax.jit
   def first_update(key, p):
     """vmap(init) + reseed(key) when key is given, then one update."""
-    if key is None:
-      states = jax.vmap(tx.init)(p)
-    else:
-      states = jax.vmap(lambda k, q: _common.reseed(tx.init(q), k))(key, p)
+    states = seeded_init(tx, key, p)
     after = jax.vmap(lambda s, q: tx.update(q, s, q, task_id=0)[1])(states, p)
     again = jax.vmap(lambda s, q: tx.update(q, s, q, task_id=1)[1])(after, p)
     return states, after, again
 
-  stacked = _stack(params, num_seeds)
+  stacked = stack_copies(params, num_seeds)
   keys = np.stack([np.asarray(jax.random.PRNGKey(i)) for i in (3, 3, 4)])
   before, after, again = _np(first_update(keys, stacked))
   kernel = after.flexibility['dense0']['kernel']
@@ -368,28 +340,16 @@ def test_per_seed_draws_differ_and_vmapped_seed_equals_single_run():
   grads = _grads(params, len(TASKS))
   keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
   tx = flexible_sgd(0.1, key=0, tiers=TIERS, strength=5.0)
-  stacked_grads = jax.tree.map(lambda *g: np.stack(g), *_np(grads))
-
-  def run(key, p):
-    def body(carry, inputs):
-      p, state = carry
-      g, t = inputs
-      u, state = tx.update(g, state, p, task_id=t)
-      return (optax.apply_updates(p, u), state), None
-    state = _common.reseed(tx.init(p), key)
-    (p, state), _ = jax.lax.scan(body, (p, state),
-                                 (stacked_grads, np.asarray(TASKS)))
-    return p, state
-
-  batched_p, batched_s = _np(jax.jit(jax.vmap(run))(
-      keys, _stack(params, num_seeds)))
+  run = reseeded_scan(tx, grads, TASKS)
+  batched_p, batched_s, _ = _np(jax.jit(jax.vmap(run))(
+      keys, stack_copies(params, num_seeds)))
   kernel = batched_s[0].flexibility['dense0']['kernel']
   for i in range(num_seeds):
     for j in range(i + 1, num_seeds):
       assert not np.array_equal(kernel[i], kernel[j])
   single = jax.jit(run)
   for i in range(num_seeds):
-    single_p, single_s = _np(single(keys[i], params))
+    single_p, single_s, _ = _np(single(keys[i], params))
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
                                 single_p, rtol=1e-6, atol=1e-7)
     chex.assert_trees_all_equal(
