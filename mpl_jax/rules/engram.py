@@ -30,7 +30,8 @@ ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 _GRANULARITIES = ('synapse', 'unit')
 _RESAMPLES = ('step', 'task')
-_SAMPLERS = ('threefry', 'counter')
+_SAMPLERS = {'threefry': jax.random.bernoulli,
+             'counter': counter_random.counter_bernoulli}
 
 
 class EngramGateState(NamedTuple):
@@ -161,8 +162,7 @@ def stochastic_engram_gate(
   if sampler not in _SAMPLERS:
     raise ValueError(
         f"`sampler` must be 'threefry' or 'counter', got {sampler!r}.")
-  bernoulli = (jax.random.bernoulli if sampler == 'threefry'
-               else counter_random.counter_bernoulli)
+  bernoulli = _SAMPLERS[sampler]
   init_key = _common.as_key(key)
 
   def draw(draw_key, prob, tree, selected):
