@@ -15,13 +15,13 @@ items_flexibility. Outputs in the workdir: config.json, metrics.jsonl,
 accuracy.npy, summary.json, accuracy.png, stream.npz, checkpoints/.
 """
 
+import importlib
+
 from absl import app
 from absl import flags
 from absl import logging
 import jax
 from ml_collections import config_flags
-
-from mpl_jax.train import train
 
 FLAGS = flags.FLAGS
 
@@ -33,12 +33,30 @@ config_flags.DEFINE_config_file(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+# `config.program` -> 'module:function' taking (config, workdir). The
+# continual-learning trainer is the default; simulations (calcium model,
+# associative recall) have their own programs.
+PROGRAMS = {
+    'continual': 'mpl_jax.train.train:train_and_evaluate',
+}
+
+
+def program(config):
+  """The entry function named by ``config.program`` (default 'continual')."""
+  name = config.get('program', 'continual')
+  if name not in PROGRAMS:
+    raise app.UsageError(f'unknown config.program {name!r}; known: '
+                         f'{sorted(PROGRAMS)}.')
+  module, fn = PROGRAMS[name].split(':')
+  return getattr(importlib.import_module(module), fn)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError('Too many command-line arguments.')
   logging.info('JAX backend: %s, devices: %s', jax.default_backend(),
                jax.devices())
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  program(FLAGS.config)(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == '__main__':
