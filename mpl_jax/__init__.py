@@ -5,12 +5,12 @@ Layers, each importing only those above it:
   ->  train (trainer, metrics, outputs)  ->  launch (absl entry points).
 """
 
-from mpl_jax.rules._common import reseed
+from mpl_jax.rules import reseed
 from mpl_jax.rules.baselines import add_ewc_penalty
 from mpl_jax.rules.baselines import add_synaptic_intelligence
 from mpl_jax.rules.baselines import AddEwcPenaltyState
 from mpl_jax.rules.baselines import AddSynapticIntelligenceState
-from mpl_jax.rules.baselines import scale_by_bgd
+from mpl_jax.rules.bgd import scale_by_bgd
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import EngramGateState
 from mpl_jax.rules.engram import stochastic_engram_gate

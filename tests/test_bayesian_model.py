@@ -257,25 +257,6 @@ def test_local_reparameterization():
                              rtol=0.05)
 
 
-def test_counter_normal_statistics():
-  z = np.asarray(bayesian.counter_normal(jnp.array([3, 9], jnp.uint32),
-                                         (1000001,)), np.float64)
-  assert abs(z.mean()) < 5e-3 and abs(z.var() - 1) < 5e-3
-  assert abs(stats.skew(z)) < 0.01 and abs(stats.kurtosis(z)) < 0.02
-  assert stats.kstest(z, 'norm').pvalue > 1e-3
-  half = (len(z) + 1) // 2
-  assert abs(np.corrcoef(z[:half - 1], z[half:])[0, 1]) < 5e-3  # pairs
-  assert abs(np.corrcoef(z[:half - 1] ** 2, z[half:] ** 2)[0, 1]) < 5e-3
-  assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 5e-3           # neighbours
-  other = np.asarray(bayesian.counter_normal(
-      jax.random.fold_in(jax.random.PRNGKey(0), 1), (1000001,)))
-  assert abs(np.corrcoef(z, other)[0, 1]) < 5e-3                 # keys
-  typed = bayesian.counter_normal(jax.random.key(0), (2, 3))
-  raw = bayesian.counter_normal(jax.random.PRNGKey(0), (2, 3))
-  chex.assert_trees_all_equal(typed, raw)
-  assert typed.shape == (2, 3) and typed.dtype == jnp.float32
-
-
 def test_mesu_training_step_jit_vmap():
   # (vmap over seeds == single runs is tested for the rule in test_mesu.)
   model = _model(k=4)

@@ -14,7 +14,6 @@ import optax
 import pytest
 
 import mpl_jax
-from mpl_jax.rules import counter_random
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import stochastic_engram_gate
 from _transform_checks import assert_steps_compile_once
@@ -236,26 +235,6 @@ def test_vmapped_seed_equals_single_run(resample, sampler):
     np.testing.assert_array_equal(masks[i], single_u['dense0']['kernel'] != 0)
     chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
                                 single_p, rtol=1e-6, atol=1e-7)
-
-
-def test_counter_bernoulli_statistics():
-  n, p = 1_000_000, 0.3
-  key = jnp.array([5, 11], jnp.uint32)
-  b = np.asarray(counter_random.counter_bernoulli(key, p, (n,)), np.float64)
-  assert b.shape == (n,)
-  assert abs(b.mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
-  assert abs(np.corrcoef(b[:-1], b[1:])[0, 1]) < 5e-3      # neighbours
-  other = np.asarray(counter_random.counter_bernoulli(
-      jnp.array([5, 12], jnp.uint32), p, (n,)), np.float64)
-  assert abs(np.corrcoef(b, other)[0, 1]) < 5e-3           # keys
-  # A traced, batched p; p = 0 and p = 1 are exact.
-  ps = jnp.array([0.0, 1.0, 0.5])
-  out = jax.jit(jax.vmap(lambda q: counter_random.counter_bernoulli(
-      key, q, (1000,))))(ps)
-  assert not out[0].any() and out[1].all() and 0 < out[2].mean() < 1
-  chex.assert_trees_all_equal(
-      counter_random.counter_bernoulli(jax.random.key(3), p, (7,)),
-      counter_random.counter_bernoulli(jax.random.PRNGKey(3), p, (7,)))
 
 
 # ----------------------------------------------------- jit and injection

@@ -12,7 +12,7 @@ like::
 where each ``{'mu', 'sigma'}`` node is an ``nnx.State`` mapping (a ``dict``
 after ``to_pure_dict``), with ``nnx.Param`` wrappers before ``nnx.as_pure``.
 :func:`mpl_jax.rules.mesu.scale_by_mesu` and
-:func:`mpl_jax.rules.baselines.scale_by_bgd` recognise exactly these nodes
+:func:`mpl_jax.rules.bgd.scale_by_bgd` recognise exactly these nodes
 (any mapping with the two keys), in all three forms. Kernels are
 ``[out, in]`` (``y = x @ w.T``), as the reference's weights; there are no
 biases (as in the JAX reference).
@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from mpl_jax.rules.counter_random import counter_normal
+from mpl_jax.random import counter_normal
 
 _ACTIVATIONS = {
     'relu': jax.nn.relu,

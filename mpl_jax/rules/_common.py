@@ -25,12 +25,19 @@ from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
 
 import jax
 from jax import custom_batching
+from jax.extend import core as jax_core
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 PyTree = Any
 MaskOrFn = Optional[Union[PyTree, Callable[[PyTree], PyTree]]]
+
+# What a transform that needs ``params`` raises when ``update`` gets none: the
+# text of optax's own message (which optax does not export).
+NO_PARAMS_MSG = (
+    'You are using a transformation that requires the current value of '
+    'parameters, but you are not passing `params` when calling `update`.')
 
 
 def default_kernel_mask(params: PyTree) -> PyTree:
@@ -257,7 +264,8 @@ def cond_any(pred: jax.Array, true_fn: Callable[..., Any],
   def run(jaxpr, lo, hi):
     def branch(*args):
       consts, ops = args[lo:hi], args[n_true + n_false:]
-      return jax.core.eval_jaxpr(jaxpr.jaxpr, consts, *ops)
+      return jax_core.jaxpr_as_fun(jax_core.ClosedJaxpr(jaxpr.jaxpr, consts))(
+          *ops)
     return branch
 
   run_true = run(true_jaxpr, 0, n_true)

@@ -5,8 +5,6 @@
   ``importance/2 * sum F (theta - theta*)^2`` to the incoming gradient.
 * :func:`add_synaptic_intelligence` -- Synaptic Intelligence: adds the
   gradient of ``c * sum Omega (theta - theta*)^2``.
-* :func:`scale_by_bgd` -- Bayesian Gradient Descent / FOO-VB diagonal on
-  ``{'mu', 'sigma'}`` parameters (see :mod:`mpl_jax.rules.mesu`).
 
 The two penalties go *first* in a chain, where ``updates`` are still the
 plain loss gradients, e.g. ``optax.chain(add_ewc_penalty(2.0, decay=0.2),
@@ -23,11 +21,8 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import optax
-from optax._src import base
-from optax._src import numerics
 
 from mpl_jax.rules import _common
-from mpl_jax.rules import mesu as mesu_lib
 
 PyTree = Any
 
@@ -62,9 +57,9 @@ class AddEwcPenaltyState(NamedTuple):
   """
   last_task: jax.Array
   count: jax.Array
-  fisher_task: base.Updates
-  fisher: base.Updates
-  anchor: base.Params
+  fisher_task: optax.Updates
+  fisher: optax.Updates
+  anchor: optax.Params
 
 
 def add_ewc_penalty(
@@ -72,7 +67,7 @@ def add_ewc_penalty(
     *,
     decay: Any = 1.0,
     mode: str = 'online',
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Adds the EWC penalty gradient ``importance * F * (theta - theta*)``.
 
   The penalty is :math:`\frac{\lambda}{2}\sum_i F_i(\theta_i-\theta^*_i)^2`
@@ -172,7 +167,7 @@ def add_ewc_penalty(
     count = jnp.where(is_new, 0, state.count)
     fisher_task = _where_tree(is_new, _zeros_like(state.fisher_task),
                               state.fisher_task)
-    count = numerics.safe_increment(count)
+    count = optax.safe_increment(count)
     n = count.astype(jnp.float32)
     fisher_task = jax.tree.map(
         lambda ft, g: (ft + (g * g - ft) / n).astype(ft.dtype),
@@ -187,18 +182,18 @@ def add_ewc_penalty(
     fisher = jax.tree.map(lambda f, g: (decay * f + g * g).astype(f.dtype),
                           state.fisher, updates)
     anchor = _with_dtype_of(params, state.anchor)
-    return out, state._replace(count=numerics.safe_increment(state.count),
+    return out, state._replace(count=optax.safe_increment(state.count),
                                fisher=fisher, anchor=anchor)
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     if mode == 'online':
       return update_online(updates, state, params,
                            extra_args.get('task_id'))
     return update_stream(updates, state, params)
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 # ----------------------------------------------------------------------------
@@ -218,11 +213,11 @@ class AddSynapticIntelligenceState(NamedTuple):
     prev_grad: the gradient emitted at the previous step.
   """
   last_task: jax.Array
-  omega: base.Updates
-  big_omega: base.Updates
-  anchor: base.Params
-  prev_params: base.Params
-  prev_grad: base.Updates
+  omega: optax.Updates
+  big_omega: optax.Updates
+  anchor: optax.Params
+  prev_params: optax.Params
+  prev_grad: optax.Updates
 
 
 def add_synaptic_intelligence(
@@ -231,7 +226,7 @@ def add_synaptic_intelligence(
     xi: Any = 0.1,
     damping: Optional[Any] = None,
     nonnegative: bool = False,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Adds the Synaptic-Intelligence penalty gradient ``2c Omega (theta - a)``.
 
   Zenke et al.'s per-synapse importance. With ``g_t`` the total gradient
@@ -296,7 +291,7 @@ def add_synaptic_intelligence(
 
   def update_fn(updates, state, params=None, **extra_args):
     if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     boundary = _common.task_boundary(state.last_task,
                                      extra_args.get('task_id'),
                                      rule='add_synaptic_intelligence')
@@ -329,119 +324,4 @@ def add_synaptic_intelligence(
         anchor=anchor, prev_params=_with_dtype_of(params, state.prev_params),
         prev_grad=_with_dtype_of(out, state.prev_grad))
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-# ----------------------------------------------------------------------------
-# Bayesian Gradient Descent / FOO-VB diagonal.
-# ----------------------------------------------------------------------------
-
-
-def bgd_updates(
-    g_mu: jax.Array,
-    g_sigma: jax.Array,
-    mu: jax.Array,
-    sigma: jax.Array,
-    *,
-    eta: Any = 1.0,
-    clamp_grad: Any = None,
-) -> tuple[jax.Array, jax.Array]:
-  """The unguarded BGD steps ``(d_mu, d_sigma)`` for one Gaussian tensor.
-
-  ``sigma' = sigma (sqrt(1 + a^2) - a)`` with ``a = sigma g_sigma / 2`` is
-  computed as ``sigma / (sqrt(1 + a^2) + a)`` where ``a > 0`` (no
-  cancellation) and with ``hypot`` (no overflow); see :func:`scale_by_bgd`.
-  """
-  del mu
-  dtype = sigma.dtype
-  g_mu, g_sigma = g_mu.astype(dtype), g_sigma.astype(dtype)
-  if clamp_grad is not None:
-    bound = jnp.asarray(clamp_grad, dtype) / sigma
-    g_mu = jnp.clip(g_mu, -bound, bound)
-    g_sigma = jnp.clip(g_sigma, -bound, bound)
-  d_mu = -jnp.asarray(eta, dtype) * sigma * sigma * g_mu
-  a = 0.5 * sigma * g_sigma
-  root = jnp.hypot(jnp.ones_like(a), a)
-  new_sigma = jnp.where(a > 0, sigma / (root + a), sigma * (root - a))
-  return d_mu, new_sigma - sigma
-
-
-def scale_by_bgd(
-    *,
-    eta: Any = 1.0,
-    clamp_grad: Optional[Any] = None,
-    sigma_min: Any = 1e-12,
-    sigma_max: Any = 1e6,
-) -> base.GradientTransformationExtraArgs:
-  r"""Bayesian Gradient Descent (FOO-VB diagonal) on ``{'mu', 'sigma'}``.
-
-  Zeno et al.'s closed-form online variational update for a diagonal
-  Gaussian posterior, for every Bayesian node (the update is added to the
-  parameters):
-
-  .. math::
-
-    \mu &\leftarrow \mu - \eta\, \sigma^2\,
-        \mathbb{E}_\epsilon\!\left[\tfrac{\partial L}{\partial \theta}\right] \\
-    \sigma &\leftarrow \sigma \sqrt{1 + \big(\tfrac12 \sigma
-        \mathbb{E}_\epsilon[\tfrac{\partial L}{\partial\theta}\epsilon]\big)^2}
-        - \tfrac12 \sigma^2
-        \mathbb{E}_\epsilon\!\left[\tfrac{\partial L}{\partial \theta}
-        \epsilon\right]
-
-  The Monte-Carlo expectations are the incoming gradients: with
-  ``theta = mu + sigma * eps`` and ``C`` the MC loss averaged over samples,
-  ``dC/dmu = E[dL/dtheta]`` and ``dC/dsigma = E[dL/dtheta * eps]``. (The
-  paper averages the loss over the minibatch; ``mc_nll_loss`` sums over it,
-  which scales both expectations by the batch size -- identical at batch 1,
-  the online protocol.) The ``sigma`` update is positive in exact
-  arithmetic; it is evaluated without cancellation (``sigma / (sqrt(1+a^2)
-  + a)`` for ``a > 0``) and clipped to ``[sigma_min, sigma_max]`` so that
-  it stays positive and finite under any finite gradient (with the defaults
-  the clip is inactive in practice; where inactive the step is unchanged
-  bit for bit). ``clamp_grad = c`` optionally clips both gradients to
-  ``+-c / sigma`` first, as the reference code allows. FOO-VB's diagonal
-  version is this same update.
-
-  Args:
-    eta: learning rate of the mean (the paper's ``eta``; spec baseline 1).
-    clamp_grad: optional gradient clamp ``c`` (static ``None`` = off).
-    sigma_min: floor on ``sigma`` (``> 0``).
-    sigma_max: ceiling on ``sigma`` (finite).
-
-  Returns:
-    A stateless :class:`optax.GradientTransformationExtraArgs` that needs
-    ``params``; non-Bayesian leaves pass through unchanged (combine with
-    ``optax.partition`` as shown in :func:`mpl_jax.rules.mesu.scale_by_mesu`).
-    Extra keyword arguments are ignored.
-
-  References:
-    Zeno, Golan, Hoffer, Soudry, "Task Agnostic Continual Learning Using
-    Online Variational Bayes", arXiv:1803.10123 (2018).
-    https://arxiv.org/abs/1803.10123
-
-    Zeno, Golan, Hoffer, Soudry, "Task-Agnostic Continual Learning Using
-    Online Variational Bayes With Fixed-Point Updates", Neural Computation
-    33(11), 2021. https://arxiv.org/abs/2010.00373
-  """
-
-  def init_fn(params):
-    del params
-    return base.EmptyState()
-
-  def update_fn(updates, state, params=None, **extra_args):
-    del extra_args
-    if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
-
-    def rule(g_mu, g_sigma, mu, sigma):
-      d_mu, d_sigma = bgd_updates(g_mu, g_sigma, mu, sigma, eta=eta,
-                                  clamp_grad=clamp_grad)
-      d_sigma = mesu_lib.guard_sigma_step(
-          sigma, d_sigma, min_sigma_ratio=0.0, sigma_min=sigma_min,
-          sigma_max=sigma_max, reflect=False)
-      return d_mu, d_sigma
-
-    return mesu_lib.map_gaussian(rule, updates, params), state
-
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)

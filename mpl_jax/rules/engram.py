@@ -18,11 +18,9 @@ from typing import Any, NamedTuple, Union
 import jax
 import jax.numpy as jnp
 import optax
-from optax._src import base
-from optax._src import numerics
 
 from mpl_jax.rules import _common
-from mpl_jax.rules import counter_random
+from mpl_jax.random import counter_bernoulli
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any
@@ -31,7 +29,7 @@ ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 _GRANULARITIES = ('synapse', 'unit')
 _RESAMPLES = ('step', 'task')
 _SAMPLERS = {'threefry': jax.random.bernoulli,
-             'counter': counter_random.counter_bernoulli}
+             'counter': counter_bernoulli}
 
 
 class EngramGateState(NamedTuple):
@@ -53,7 +51,7 @@ class EngramGateState(NamedTuple):
   """
   count: jax.Array
   key: jax.Array
-  engram: base.Updates
+  engram: optax.Updates
   last_task: jax.Array
 
 
@@ -71,7 +69,7 @@ def stochastic_engram_gate(
     resample: str = 'step',
     sampler: str = 'threefry',
     mask: _common.MaskOrFn = None,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Lets only a random engram of synapses (or units) learn.
 
   For every gated leaf, with ``u`` the incoming update and ``m`` the current
@@ -101,7 +99,7 @@ def stochastic_engram_gate(
   All randomness comes from the ``key`` field, so the gate is deterministic
   given the key, and ``mpl_jax.reseed`` after ``jax.vmap(tx.init)`` gives
   every seed its own engrams. ``sampler='counter'`` draws the Bernoulli
-  variables from :func:`mpl_jax.rules.counter_random.counter_bernoulli`
+  variables from :func:`mpl_jax.random.counter_bernoulli`
   instead of ``jax.random.bernoulli`` (Threefry): the same law, other draws,
   and much cheaper on CPU when a per-synapse engram is redrawn every step
   (``benchmarks/bench_rules_overhead.py`` measures both).
@@ -207,10 +205,10 @@ def stochastic_engram_gate(
     updates = jax.tree.map(gate, updates, engram, selected,
                            is_leaf=lambda x: x is None)
     return updates, EngramGateState(
-        count=numerics.safe_increment(state.count), key=key, engram=engram,
+        count=optax.safe_increment(state.count), key=key, engram=engram,
         last_task=last_task)
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def engram_metaplastic_adam(
@@ -227,7 +225,7 @@ def engram_metaplastic_adam(
     b2: float = 0.999,
     eps: float = 1e-8,
     mask: _common.MaskOrFn = None,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Engram-gated metaplastic Adam for binarized networks.
 
   Equivalent to::

@@ -23,8 +23,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from optax._src import base
-from optax._src import numerics
 
 from mpl_jax.rules import _common
 
@@ -59,9 +57,9 @@ class FlexibilityTiersState(NamedTuple):
   """
   count: jax.Array
   key: jax.Array
-  flexibility: base.Updates
-  w_init: base.Params
-  alpha: base.Updates
+  flexibility: optax.Updates
+  w_init: optax.Params
+  alpha: optax.Updates
   last_task: jax.Array
 
 
@@ -209,7 +207,7 @@ def flexibility_tiers(
     strength: Any,
     refresh: str = 'task',
     mask: _common.MaskOrFn = None,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Scales each synapse's update by a gate set by its fixed flexibility.
 
   For every gated leaf, with ``u`` the incoming update, ``w`` the current
@@ -344,7 +342,7 @@ def flexibility_tiers(
   def update_fn(updates, state, params=None, *, task_id=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     selected = _common.resolve_mask(mask, params)
     first = state.count == 0
     key, draw_key = jax.random.split(state.key)
@@ -373,11 +371,11 @@ def flexibility_tiers(
     updates = jax.tree.map(gate, updates, alpha, selected,
                            is_leaf=lambda x: x is None)
     return updates, FlexibilityTiersState(
-        count=numerics.safe_increment(state.count), key=key,
+        count=optax.safe_increment(state.count), key=key,
         flexibility=flexibility, w_init=state.w_init, alpha=alpha,
         last_task=last_task)
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def tier_fractions(flexibility_tree: PyTree,
@@ -430,7 +428,7 @@ def flexible_sgd(
     strength: Any,
     refresh: str = 'task',
     mask: _common.MaskOrFn = None,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Plain SGD on flexibility-gated gradients, the reference optimizer.
 
   Equivalent to::

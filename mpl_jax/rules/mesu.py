@@ -26,8 +26,8 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 import optax
-from optax._src import base
-from optax._src import numerics
+
+from mpl_jax.rules import _common
 
 PyTree = Any
 ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
@@ -240,7 +240,7 @@ def scale_by_mesu(
     min_sigma_ratio: Any = 1e-3,
     sigma_min: Any = 1e-12,
     sigma_max: Any = 1e6,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Turns ``(dC/dmu, dC/dsigma)`` into the MESU step on ``(mu, sigma)``.
 
   For every Bayesian node ``{'mu', 'sigma'}`` with incoming gradients
@@ -342,7 +342,7 @@ def scale_by_mesu(
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     lr_mu = _value(learning_rate_mu, state.count)
     lr_sigma = _value(learning_rate_sigma, state.count)
 
@@ -358,10 +358,10 @@ def scale_by_mesu(
       return d_mu, d_sigma
 
     updates = map_gaussian(rule, updates, params)
-    return updates, ScaleByMesuState(count=numerics.safe_increment(
+    return updates, ScaleByMesuState(count=optax.safe_increment(
         state.count))
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def gaussian_labels(params: PyTree, *, bayesian: str = 'mesu',
@@ -383,8 +383,8 @@ def mesu(
     min_sigma_ratio: Any = 1e-3,
     sigma_min: Any = 1e-12,
     sigma_max: Any = 1e6,
-    non_bayesian: Optional[base.GradientTransformation] = None,
-) -> base.GradientTransformationExtraArgs:
+    non_bayesian: Optional[optax.GradientTransformation] = None,
+) -> optax.GradientTransformationExtraArgs:
   r"""The MESU optimizer (defaults: the permuted-MNIST protocol of the spec).
 
   ``mesu(lr_mu, lr_sigma, sigma_prior=..., memory_window=...)`` is

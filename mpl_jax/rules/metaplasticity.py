@@ -17,8 +17,6 @@ from typing import Any, Callable, NamedTuple, Union
 import jax
 import jax.numpy as jnp
 import optax
-from optax._src import base
-from optax._src import numerics
 
 from mpl_jax.rules import _common
 
@@ -43,7 +41,7 @@ def scale_by_metaplasticity(
     meta: Union[float, jax.Array, PyTree, Callable[[PyTree], PyTree]],
     *,
     mask: _common.MaskOrFn = None,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Attenuates updates that push a hidden weight toward zero.
 
   For every selected leaf, with ``u`` the incoming update (the step that will
@@ -92,18 +90,21 @@ def scale_by_metaplasticity(
     binarized neural networks", Nature Communications 12:2549, 2021.
     https://arxiv.org/abs/2003.03533
   """
+  # Checked where the value is concrete (a traced, injected meta is not).
+  if isinstance(meta, (int, float)) and not meta >= 0:
+    raise ValueError(f'meta must be >= 0, got {meta}.')
 
   def init_fn(params):
     # Validate the per-leaf arguments against the tree once, before any step.
     _common.resolve_mask(mask, params)
     if not isinstance(meta, (int, float, jax.Array)):
       _common.broadcast_hparam(meta, params, name='meta')
-    return base.EmptyState()
+    return optax.EmptyState()
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError(base.NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     selected = _common.resolve_mask(mask, params)
     metas = _common.broadcast_hparam(meta, params, name='meta')
 
@@ -117,21 +118,21 @@ def scale_by_metaplasticity(
                            is_leaf=lambda x: x is None)
     return updates, state
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 class ScaleByAdamPytorchState(NamedTuple):
   """State of :func:`scale_by_adam_pytorch`, as ``optax.ScaleByAdamState``."""
   count: jax.Array
-  mu: base.Updates
-  nu: base.Updates
+  mu: optax.Updates
+  nu: optax.Updates
 
 
 def scale_by_adam_pytorch(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""Adam with PyTorch's epsilon placement (for bit-level reproduction).
 
   PyTorch (and the metaplasticity reference code) computes
@@ -170,7 +171,7 @@ def scale_by_adam_pytorch(
     del params, extra_args
     mu = optax.tree.update_moment(updates, state.mu, b1, 1)
     nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
-    count = numerics.safe_increment(state.count)
+    count = optax.safe_increment(state.count)
     t = count.astype(jnp.float32)
     step_size = jnp.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
     updates = jax.tree.map(
@@ -178,7 +179,7 @@ def scale_by_adam_pytorch(
         mu, nu)
     return updates, ScaleByAdamPytorchState(count=count, mu=mu, nu=nu)
 
-  return base.GradientTransformationExtraArgs(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def metaplastic_adam(
@@ -191,7 +192,7 @@ def metaplastic_adam(
     weight_decay: float = 0.0,
     mask: _common.MaskOrFn = None,
     eps_placement: str = 'optax',
-) -> base.GradientTransformationExtraArgs:
+) -> optax.GradientTransformationExtraArgs:
   r"""The reference metaplastic optimizer: coupled L2, Adam, -lr, gate.
 
   Equivalent to::

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import optax
 
 from mpl_jax.rules import baselines
+from mpl_jax.rules import bgd
 from mpl_jax.rules import engram
 from mpl_jax.rules import flexibility
 from mpl_jax.rules import mesu as mesu_lib
@@ -77,7 +78,7 @@ def _si_sgd(learning_rate, *, c, xi=0.1, damping=None):
 
 def _bgd(*, eta=1.0, clamp_grad=None):
   """Bayesian gradient descent (FOO-VB diagonal) over {'mu','sigma'} leaves."""
-  return baselines.scale_by_bgd(eta=eta, clamp_grad=clamp_grad)
+  return bgd.scale_by_bgd(eta=eta, clamp_grad=clamp_grad)
 
 
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {

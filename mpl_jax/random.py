@@ -7,7 +7,8 @@ millions of numbers per step costs a few integer operations each, where
 XLA:CPU's Threefry costs many more. The hash is not cryptographic (Threefry
 is), which Monte-Carlo training does not need; the statistical tests are in
 ``tests/``. Used by the Bayesian model's weight noise and, on request, by the
-stochastic engram gate. No Flax import (rules may use it).
+stochastic engram gate. A top-level module with no Flax import, so that both
+the rules and the models may use it.
 """
 
 from __future__ import annotations
