@@ -214,11 +214,14 @@ def test_inject_hyperparams_same_updates_and_swept_meta():
   def run_with(meta):
     state = inj.init(params)
     state.hyperparams['meta'] = meta
-    p = params
-    for g in grads:
+
+    def body(carry, g):
+      p, state = carry
       u, state = inj.update(g, state, p)
-      p = optax.apply_updates(p, u)
-    return p
+      return (optax.apply_updates(p, u), state), None
+
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *grads)
+    return jax.lax.scan(body, (params, state), stacked)[0][0]
 
   metas = [0.0, 1.0, 4.0]
   swept = jax.jit(jax.vmap(run_with))(jnp.array(metas))
