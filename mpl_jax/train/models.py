@@ -9,11 +9,13 @@ from flax import nnx
 
 from mpl_jax.models import bayesian
 from mpl_jax.models import binary
+from mpl_jax.models import quantized
 
 MODELS: dict[str, Callable[..., nnx.Module]] = {
     'binary_mlp': binary.BinaryMLP,
     'mlp': binary.MLP,
     'bayesian_mlp': bayesian.BayesianMLP,
+    'quantized_mlp': quantized.QuantizedMLP,
 }
 
 
