@@ -146,6 +146,12 @@ def test_zero_beakers_is_the_inner_optimizer_exactly():
                      optax.scale_by_learning_rate(1e-2))
   p_adam, _, _ = _run(adam, params, grads)
   chex.assert_trees_all_equal(p_bf, p_adam)
+  # coupling = 0 (injectable) freezes a chain of any length: Adam exactly.
+  inj = optax.inject_hyperparams(mpl_jax.benna_fusi_adam,
+                                 static_args=('beakers', 'b1', 'b2', 'eps'))(
+                                     1e-2, beakers=5, alpha=1.0, beta=10.0,
+                                     coupling=0.0)
+  chex.assert_trees_all_equal(_run(inj, params, grads)[0], p_adam)
   # Composed after any optimizer, zero beakers change nothing.
   tx = optax.chain(optax.adam(1e-2), mpl_jax.scale_by_benna_fusi(beakers=0))
   chex.assert_trees_all_equal(_run(tx, params, grads)[0],

@@ -114,14 +114,15 @@ def scale_by_benna_fusi(
     time_unit: str = 'lr',
     order: str = 'gauss_seidel',
     mask: _common.MaskOrFn = None,
+    coupling: Any = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   r"""A Benna-Fusi chain of ``beakers`` beakers behind every weight.
 
   The weight :math:`w = u_1` is the first beaker; the incoming update
   ``delta`` (the inner optimizer's step, already scaled by its learning
   rate, e.g. :math:`-\eta g` for SGD) is its plasticity input. With
-  :math:`c` the coupling scale (the learning rate :math:`\eta_t` when
-  ``time_unit='lr'``, 1 when ``'step'``), :math:`C_k, g_{k,k+1}` from
+  :math:`c` the coupling scale (``coupling`` times the learning rate
+  :math:`\eta_t` when ``time_unit='lr'``, times 1 when ``'step'``), :math:`C_k, g_{k,k+1}` from
   :func:`benna_fusi_constants` and :math:`u_{n+1} \equiv 0` (a leak):
 
   .. math::
@@ -165,6 +166,11 @@ def scale_by_benna_fusi(
     mask: which leaves get a chain (pytree of bools or callable). Default:
       every leaf, biases and BatchNorm included, as the reference; the
       others pass through unchanged.
+    coupling: a multiplier of the coupling scale (injectable; not in the
+      reference, where it is 1). ``coupling = 0`` freezes the chain and
+      returns the incoming updates exactly, so a sweep over ``(0, 1)``
+      compares the inner optimizer with and without the chain in one
+      program.
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs` with state
@@ -219,11 +225,11 @@ def scale_by_benna_fusi(
       return updates, state._replace(count=count)
     selected = _common.resolve_mask(mask, params, default=_all_leaves)
     if time_unit == 'step':
-      scale = 1.0
+      scale = coupling
     elif callable(learning_rate):
-      scale = learning_rate(state.count)
+      scale = coupling * learning_rate(state.count)
     else:
-      scale = learning_rate
+      scale = coupling * learning_rate
     caps, couplings = benna_fusi_constants(beakers, alpha, beta)
     treedef = jax.tree.structure(params)
     flat_u = treedef.flatten_up_to(updates)
@@ -271,6 +277,7 @@ def benna_fusi_sgd(
     time_unit: str = 'lr',
     order: str = 'gauss_seidel',
     mask: _common.MaskOrFn = None,
+    coupling: Any = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   r"""SGD with a Benna-Fusi chain: the reference ``ComplexSynapse``.
 
@@ -288,6 +295,7 @@ def benna_fusi_sgd(
     time_unit: ``'lr'`` or ``'step'``.
     order: ``'gauss_seidel'`` or ``'jacobi'``.
     mask: which leaves get a chain (default: all).
+    coupling: multiplier of the coupling (0: plain SGD exactly).
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs`.
@@ -300,7 +308,8 @@ def benna_fusi_sgd(
       optax.scale_by_learning_rate(learning_rate),
       scale_by_benna_fusi(beakers=beakers, alpha=alpha, beta=beta,
                           learning_rate=learning_rate, init=init,
-                          time_unit=time_unit, order=order, mask=mask))
+                          time_unit=time_unit, order=order, mask=mask,
+                          coupling=coupling))
 
 
 def benna_fusi_adam(
@@ -316,6 +325,7 @@ def benna_fusi_adam(
     time_unit: str = 'lr',
     order: str = 'gauss_seidel',
     mask: _common.MaskOrFn = None,
+    coupling: Any = 1.0,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Adam with a Benna-Fusi chain: the reference ``AdamComplexSynapse``.
 
@@ -345,6 +355,7 @@ def benna_fusi_adam(
     order: ``'gauss_seidel'`` or ``'jacobi'``.
     mask: which leaves get a chain (default: all, as the reference; Adam
       applies to all leaves in any case).
+    coupling: multiplier of the coupling (0: the Adam above exactly).
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs`.
@@ -364,7 +375,8 @@ def benna_fusi_adam(
       optax.scale_by_learning_rate(learning_rate),
       scale_by_benna_fusi(beakers=beakers, alpha=alpha, beta=beta,
                           learning_rate=coupling_lr, init=init,
-                          time_unit=time_unit, order=order, mask=mask))
+                          time_unit=time_unit, order=order, mask=mask,
+                          coupling=coupling))
 
 
 class BeakerMetaplasticityState(NamedTuple):

@@ -14,11 +14,13 @@ from typing import Any, Callable, Mapping
 import optax
 
 from mpl_jax.rules import baselines
+from mpl_jax.rules import benna_fusi
 from mpl_jax.rules import bgd
 from mpl_jax.rules import engram
 from mpl_jax.rules import flexibility
 from mpl_jax.rules import mesu as mesu_lib
 from mpl_jax.rules import metaplasticity
+from mpl_jax.rules import multilevel
 
 
 def _adam(learning_rate, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0):
@@ -91,6 +93,10 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'bgd': _bgd,
     'ewc_sgd': _ewc_sgd,
     'si_sgd': _si_sgd,
+    'multilevel_metaplastic_adam': multilevel.multilevel_metaplastic_adam,
+    'benna_fusi_sgd': benna_fusi.benna_fusi_sgd,
+    'benna_fusi_adam': benna_fusi.benna_fusi_adam,
+    'beaker_metaplastic_adam': benna_fusi.beaker_metaplastic_adam,
 }
 
 
