@@ -27,10 +27,20 @@ Fields:
     best on GPU/TPU; 'map' loops inside the program, best on CPU, where it
     costs ~2% over running the seeds one by one and 'vmap' 20-30%; 'auto'
     picks by backend; a single run is never batched).
-  ood: ``dataset`` ('' = off): after every task, score the task's test set
-    and this dataset's test set (``test_subset`` images; 0 = all) by
-    uncertainty (mutual information over MC samples, or predictive entropy
-    for deterministic models) and report the OOD ROC-AUC.
+    ``steps_per_task`` (0: ``epochs_per_task`` passes; N > 0: a task is N
+    minibatch steps, drawn from consecutive shuffled passes),
+    ``devices`` (0: every device; N: the first N), ``progress`` ('auto':
+    per-epoch lines on CPU, per task on GPU/TPU | 'epoch' | 'task'),
+    ``tensorboard`` (event files under workdir/tensorboard/),
+    ``divergence_factor`` (warn when a task's loss grows by more than this
+    factor from its first to its last epoch).
+  learner: 'gradient' (model + optax rule) or 'erbp' (spiking network with
+    local learning, settings in ``config.snn``).
+  evals: evaluators run after every task, by name (the accuracy matrix is
+    always measured): ``ood_auc`` with ``dataset`` and ``test_subset`` scores
+    the task's test set and that dataset's test set by uncertainty (mutual
+    information over MC samples, or predictive entropy for deterministic
+    models) and reports the OOD ROC-AUC.
   sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
     value runs for every seed inside the same vmapped program.
 """
@@ -58,8 +68,11 @@ def get_config() -> ml_collections.ConfigDict:
       epochs_per_task=40, batch_size=100, eval_batch_size=1000,
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
       loss_reduction='mean', task_boundaries=True, eval_tasks='all',
-      vectorize='auto'))
-  c.ood = ml_collections.ConfigDict(dict(dataset='', test_subset=0))
+      vectorize='auto', steps_per_task=0, devices=0, progress='auto',
+      tensorboard=True, divergence_factor=100.0))
+  c.program = 'continual'
+  c.learner = 'gradient'
+  c.evals = ml_collections.ConfigDict()
   c.sweep = ml_collections.ConfigDict(dict(name='', values=(0.0,)))
   c.plot = True
   return c

@@ -112,51 +112,63 @@ every item. Notes on this analog: the hybrid already holds 9 of 10 items
 after one pass (repetition matters at 30 items: 16.7 -> 29.3), and the
 conventional network also gains from repetition (interleaving: 1.3 -> 24.3
 of 30) before losing it all to poisoning. With
-``--config.protocol.repeated_items=5`` (5 of 10 items repeated, all
+``--config.sessions.repeated_items=5`` (5 of 10 items repeated, all
 poisoned) the hybrid keeps 5.0±0.0 of the 5 repeated items but 3.0±0.0 of
 the 5 others; the conventional network 0.3±0.5 and 0.0±0.0.
 """
 
 import ml_collections
 
+from configs import default
+
 
 def get_config(preset: str = '10') -> ml_collections.ConfigDict:
   """The item protocol; ``preset`` is ``'10'`` or ``'30'`` items."""
   if preset not in ('10', '30'):
     raise ValueError(f"preset must be '10' or '30', got {preset!r}.")
-  c = ml_collections.ConfigDict()
+  c = default.get_config()
   c.name = f'items_flexibility_{preset}'
-  c.seed = 0
   c.num_seeds = 3
   # item_source: 'two_digit' (pairs of base images, up to 45 items) or
   # 'classes' (the base dataset's classes). x = (pixels * scale - mean) / std.
   c.data = ml_collections.ConfigDict(dict(
-      dataset='digits', item_source='two_digit', num_items=int(preset),
-      train_per_item=200, test_per_item=50, shuffle_sides=False,
+      stream='items', dataset='digits', item_source='two_digit',
+      num_items=int(preset), train_per_item=200, test_per_item=50,
+      shuffle_sides=False, train_subset=0, test_subset=0,
       scale=1.0 / 16.0, mean=0.0, std=1.0, data_dir=''))
   c.model = ml_collections.ConfigDict(dict(
-      name='items_mlp', hidden=(256,), use_bias=False))
+      name='mlp', hidden=(256,), use_bn=False, use_bias=False,
+      kernel_init='glorot_normal'))
   # refresh: 'task' = alpha recomputed at the start of each session.
   c.optimizer = ml_collections.ConfigDict(dict(
       name='flexible_sgd', learning_rate=0.05,
       strength=1000.0 if preset == '10' else 500.0, refresh='task'))
-  # Mixes: 'hybrid' f ~ U(0, 1]; 'conventional' f = 1; 'stable' f =
-  # stable_flexibility; 'increasing' / 'decreasing' biased CDF (1-a)x^2 + ax
-  # and its mirror, a = bias; 'tiers' the discrete tiers below (here a
-  # five-type analog of the hybrid); 'constant:<f>'; a suffix '@<s>' gives a
-  # mix its own strength (calibration sweeps in one program).
-  c.mixes = ml_collections.ConfigDict(dict(
-      names=('hybrid', 'conventional', 'stable', 'increasing', 'decreasing',
-             'tiers'),
-      stable_flexibility=0.3, bias=0.5,
-      tiers=((0.9, 0.2), (0.7, 0.2), (0.5, 0.2), (0.3, 0.2), (0.1, 0.2))))
+  # Mixes, one run per seed and mix in one program: 'hybrid' f ~ U(0, 1];
+  # 'conventional' f = 1; 'stable' f = items.stable_flexibility;
+  # 'increasing' / 'decreasing' biased CDF (1-a)x^2 + ax and its mirror,
+  # a = items.bias; 'tiers' the discrete tiers below (here a five-type
+  # analog of the hybrid); 'constant:<f>'; a suffix '@<s>' gives a mix its
+  # own strength (calibration sweeps in one program).
+  c.sweep = ml_collections.ConfigDict(dict(
+      name='mix', values=('hybrid', 'conventional', 'stable', 'increasing',
+                          'decreasing', 'tiers')))
   # repetitions: passes over the repeated items, the sequential one included;
   # repeated_items / poisoned_items: how many (-1: all, the reference; a
   # random subset otherwise; poisoned_items=0: no poisoning phase);
   # per_item: the item's images per session (0: all its training images).
-  c.protocol = ml_collections.ConfigDict(dict(
-      kind='items', repetitions=9, repeated_items=-1, poisoned_items=-1,
-      per_item=0, epochs_per_session=2, batch_size=40, null_shuffles=1000,
-      p_threshold=0.05, exclude_session_item=True))
-  c.plot = True
+  c.sessions = ml_collections.ConfigDict(dict(
+      repetitions=9, repeated_items=-1, poisoned_items=-1, per_item=0,
+      null_shuffles=1000, exclude_session_item=True, stable_flexibility=0.3,
+      bias=0.5,
+      tiers=((0.9, 0.2), (0.7, 0.2), (0.5, 0.2), (0.3, 0.2), (0.1, 0.2))))
+  # Every session is a task: 2 epochs of minibatches of 40, no optimizer
+  # reset (plain SGD has no state besides the flexibility draw), evaluated
+  # after each session.
+  c.protocol.epochs_per_task = 2
+  c.protocol.batch_size = 40
+  c.protocol.eval_batch_size = 1000
+  c.protocol.reset_optimizer = 'none'
+  c.protocol.eval_every = 'task'
+  c.protocol.progress = 'task'
+  c.evals.items = ml_collections.ConfigDict(dict(p_threshold=0.05))
   return c

@@ -6,7 +6,18 @@ Any config field can be overridden, e.g. ``--config.num_seeds=8`` or
 ``--config.sweep.name=meta --config.sweep.values="(0.0,1.35)"``; configs that
 take an argument get it after a colon:
 ``--config=configs/split_fmnist_engram.py:engram,domain``. Running again with
-the same workdir resumes after the last completed task.
+the same workdir resumes after the last completed task; Ctrl-C stops it.
+
+Runs (seeds x swept values) are laid over every local device. Over several
+hosts, start the same command on each with
+``--coordinator_address=HOST0:PORT --num_processes=N --process_id=I``
+(process 0 writes the outputs and checkpoints; the workdir must be on a
+shared filesystem for a resume), e.g. two hosts::
+
+  host0$ python -m launch.main --config=configs/pfmnist_meta.py \
+      --workdir=/shared/runs/pfm --coordinator_address=host0:12345 \
+      --num_processes=2 --process_id=0
+  host1$ (the same command with --process_id=1)
 
 Configs (each docstring gives its command and expected result): quickstart,
 pmnist_meta, pmnist_fp, pfmnist_meta, mnist_fmnist, split_fmnist_engram,
@@ -16,6 +27,8 @@ accuracy.npy, summary.json, accuracy.png, stream.npz, checkpoints/.
 """
 
 import importlib
+import logging as std_logging
+import sys
 
 from absl import app
 from absl import flags
@@ -30,6 +43,10 @@ flags.DEFINE_string('workdir', None, 'Directory for outputs and checkpoints '
 config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',
     lock_config=True)
+flags.DEFINE_string('coordinator_address', None, 'HOST:PORT of process 0, '
+                    'for a run over several processes (hosts).')
+flags.DEFINE_integer('num_processes', 1, 'Number of processes of the run.')
+flags.DEFINE_integer('process_id', 0, 'This process (0 .. num_processes-1).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -54,9 +71,22 @@ def program(config):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError('Too many command-line arguments.')
-  logging.info('JAX backend: %s, devices: %s', jax.default_backend(),
-               jax.devices())
-  program(FLAGS.config)(FLAGS.config, FLAGS.workdir)
+  if FLAGS.num_processes > 1:
+    if not FLAGS.coordinator_address:
+      raise app.UsageError('--num_processes > 1 needs --coordinator_address.')
+    jax.distributed.initialize(FLAGS.coordinator_address,
+                               FLAGS.num_processes, FLAGS.process_id)
+  # The backend probe's "unable to initialize backend 'tpu'" is noise here.
+  std_logging.getLogger('jax._src.xla_bridge').setLevel(std_logging.ERROR)
+  logging.info('JAX %s, backend %s: %d devices (%d local), process %d of %d.',
+               jax.__version__, jax.default_backend(), jax.device_count(),
+               jax.local_device_count(), jax.process_index(),
+               jax.process_count())
+  fn = program(FLAGS.config)
+  try:
+    fn(FLAGS.config, FLAGS.workdir)
+  except KeyboardInterrupt:
+    sys.exit(130)  # the trainer logged how to resume
 
 
 if __name__ == '__main__':

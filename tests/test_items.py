@@ -15,7 +15,10 @@ import pytest
 from mpl_jax.data import datasets
 from mpl_jax.data import items as items_lib
 from mpl_jax.rules import flexibility as flex_lib
-from mpl_jax.train import items as train_items
+from configs import items_flexibility as items_config
+from mpl_jax.rules import mixture as mixture_lib
+from mpl_jax.train import metrics
+from mpl_jax.train import train
 from mpl_jax.train import validate
 
 
@@ -160,7 +163,7 @@ def test_shuffle_test_memorised_vs_chance():
   pred = rng.integers(0, c, labels.size)  # chance for every item...
   pred[labels == 2] = 2  # ...except item 2, perfectly memorised
   shuffled = items_lib.label_shuffles(labels, 999, seed=0)
-  frac, p = train_items.shuffle_test(
+  frac, p = metrics.shuffle_test(
       jnp.asarray(pred), jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.arange(c, dtype=jnp.int32), c)
   ref_frac, ref_p = _numpy_shuffle_test(pred, labels, shuffled, np.arange(c))
@@ -171,7 +174,7 @@ def test_shuffle_test_memorised_vs_chance():
   # Predictions independent of the labels: valid p-values, P(p < 0.05) is
   # about 0.05 (200 item tests here), never a memorised item by design.
   preds = jnp.asarray(rng.integers(0, c, (40, labels.size)))
-  _, p_chance = jax.vmap(lambda q: train_items.shuffle_test(
+  _, p_chance = jax.vmap(lambda q: metrics.shuffle_test(
       q, jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.arange(c, dtype=jnp.int32), c))(preds)
   assert 0.0 <= float(jnp.mean(p_chance < 0.05)) <= 0.1
@@ -180,7 +183,7 @@ def test_shuffle_test_memorised_vs_chance():
   fake = np.asarray([1, 2, 3, 4, 0], np.int32)
   pred2 = pred.copy()
   pred2[labels == 0] = 1  # item 0 adopted its fake class 1
-  f2, p2 = train_items.shuffle_test(
+  f2, p2 = metrics.shuffle_test(
       jnp.asarray(pred2), jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.asarray(fake), c)
   rf2, rp2 = _numpy_shuffle_test(pred2, labels, shuffled, fake)
@@ -208,17 +211,16 @@ def test_mixture_picks_each_transform_under_vmap():
   kinds = [dict(distribution=('constant', 1.0)),
            dict(distribution=('constant', 0.2))]
   txs = [flex_lib.flexible_sgd(0.1, key=0, strength=50.0, **k) for k in kinds]
-  mix = train_items.mixture(txs)
-  state = mix.init(params)
+  mix = mixture_lib.mixture(txs)
 
   def two_steps(m):
-    p, s = params, state
+    p, s = params, mix.init(params)._replace(index=m)
     for t in range(2):
-      u, s = mix.update(grads, s, p, task_id=t, mix=m)
+      u, s = mix.update(grads, s, p, task_id=t)
       p = jax.tree.map(lambda a, b: a + b, p, u)
     return p
 
-  got = jax.vmap(two_steps)(jnp.arange(2))
+  got = jax.vmap(two_steps)(jnp.arange(2, dtype=jnp.int32))
   for k, tx in enumerate(txs):
     p, s = params, tx.init(params)
     for t in range(2):
@@ -228,74 +230,83 @@ def test_mixture_picks_each_transform_under_vmap():
                                 atol=1e-6)
 
 
+def test_mixture_refuses_different_state_layouts():
+  import optax  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='same state layout'):
+    mixture_lib.mixture([optax.sgd(0.1), optax.adam(0.1)]).init(
+        {'w': jnp.ones(2)})
+
+
 def _tiny_config():
-  c = ml_collections.ConfigDict()
-  c.name = 'items_test'
-  c.seed = 0
+  c = items_config.get_config('10')
   c.num_seeds = 2
-  c.data = ml_collections.ConfigDict(dict(
-      dataset='digits', item_source='classes', num_items=4,
-      train_per_item=30, test_per_item=10, shuffle_sides=False,
-      scale=1.0 / 16.0, mean=0.0, std=1.0, data_dir=''))
-  c.model = ml_collections.ConfigDict(dict(name='items_mlp', hidden=(16,),
-                                           use_bias=False))
-  c.optimizer = ml_collections.ConfigDict(dict(
-      name='flexible_sgd', learning_rate=0.1, strength=100.0,
-      refresh='task'))
-  c.mixes = ml_collections.ConfigDict(dict(
-      names=('hybrid', 'conventional', 'stable'), stable_flexibility=0.3,
-      bias=0.5, tiers=((1.0, 0.5), (0.1, 0.5))))
-  c.protocol = ml_collections.ConfigDict(dict(
-      kind='items', repetitions=2, repeated_items=-1, poisoned_items=2,
-      per_item=20, epochs_per_session=1, batch_size=10, null_shuffles=50,
-      p_threshold=0.05, exclude_session_item=True))
-  c.plot = True
+  c.data.item_source = 'classes'
+  c.data.num_items = 4
+  c.data.train_per_item = 30
+  c.data.test_per_item = 10
+  c.model.hidden = (16,)
+  c.optimizer.learning_rate = 0.1
+  c.optimizer.strength = 100.0
+  c.sweep['values'] = ('hybrid', 'conventional', 'stable')
+  c.sessions.tiers = ((1.0, 0.5), (0.1, 0.5))
+  c.sessions.repetitions = 2
+  c.sessions.poisoned_items = 2
+  c.sessions.per_item = 20
+  c.sessions.null_shuffles = 50
+  c.protocol.epochs_per_task = 1
+  c.protocol.batch_size = 10
+  c.protocol.tensorboard = False
   return c
 
 
-def test_run_items_end_to_end(tmp_path):
+def test_items_protocol_in_the_trainer(tmp_path):
   config = _tiny_config()
   workdir = str(tmp_path / 'items')
-  summary = train_items.run_items(config, workdir)
+  summary = train.train_and_evaluate(config, workdir)
   for f in ('config.json', 'metrics.jsonl', 'summary.json', 'items.png',
-            'sessions.npz'):
+            'stream.npz', 'items.npz'):
     assert os.path.isfile(os.path.join(workdir, f)), f
   n_sessions = 4 + 4 + 2
-  assert summary['num_sessions'] == n_sessions
+  assert summary['tasks_completed'] == n_sessions
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     rows = [json.loads(line) for line in f]
   assert len(rows) == 2 * 3 * n_sessions
   assert {r['mix'] for r in rows} == {'hybrid', 'conventional', 'stable'}
-  assert all(np.isfinite(r['train_loss']) for r in rows)
+  assert all(np.isfinite(r['train_loss']).all() for r in rows)
   assert all(len(r['p_value']) == 4 for r in rows)
   with open(os.path.join(workdir, 'summary.json')) as f:
     on_disk = json.load(f)
-  assert on_disk['per_mix'].keys() == summary['per_mix'].keys()
-  for mix in ('hybrid', 'conventional', 'stable'):
-    m = summary['per_mix'][mix]
+  assert on_disk == json.loads(json.dumps(summary))
+  groups = summary['sweep']['groups']
+  assert set(groups) == {'mix=hybrid', 'mix=conventional', 'mix=stable'}
+  for g in groups.values():
+    m = g['items']
     for key in ('memorised_sequential', 'memorised_repetition',
-                'repeated_kept', 'poisoned_rejected', 'poisoned_kept'):
+                'repeated_kept', 'poisoned_rejected', 'poisoned_kept',
+                'memorised_init'):
       assert len(m[key]['values']) == 2 and 0 <= m[key]['mean'] <= 4, key
     assert m['num_poisoned']['mean'] == 2
-  # The conventional mix never gates (alpha = 1).
+  # The conventional mix never gates (alpha = 1); the stable one does.
   conv = [r for r in rows if r['mix'] == 'conventional']
   assert all(r['alpha_mean'] == pytest.approx(1.0) for r in conv)
   stable = [r for r in rows if r['mix'] == 'stable']
   assert stable[-1]['alpha_mean'] < 1.0
-  # Another config in the same workdir is refused.
-  config.optimizer.learning_rate = 0.2
-  with pytest.raises(ValueError, match='different config'):
-    train_items.run_items(config, workdir)
+  # Run i of the mixture program equals that mix run alone (same seed).
+  alone = _tiny_config()
+  alone.sweep['values'] = ('stable',)
+  train.train_and_evaluate(alone, str(tmp_path / 'alone'))
+  both = np.load(os.path.join(workdir, 'items.npz'))['p_value']
+  one = np.load(str(tmp_path / 'alone' / 'items.npz'))['p_value']
+  np.testing.assert_allclose(both[4:6], one, atol=1e-6)
 
 
 def test_validate_items_config():
-  config = _tiny_config()
-  train_items.validate_items_config(config)
+  validate.validate_config(_tiny_config())
   bad = _tiny_config()
-  bad.mixes.names = ('hybrid', 'nonsense')
+  bad.sweep['values'] = ('hybrid', 'nonsense')
   with pytest.raises(validate.ConfigError, match='nonsense'):
-    train_items.validate_items_config(bad)
+    validate.validate_config(bad)
   bad = _tiny_config()
-  bad.protocol.poisoned_items = 9
+  bad.sessions.poisoned_items = 9
   with pytest.raises(validate.ConfigError, match='poisoned_items'):
-    train_items.validate_items_config(bad)
+    validate.validate_config(bad)

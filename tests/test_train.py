@@ -5,6 +5,7 @@ import os
 
 import chex
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -93,7 +94,7 @@ def _dot_batch_dims(jaxpr):
   for eqn in jaxpr.eqns:
     if eqn.primitive.name == 'dot_general':
       found.append(eqn.params['dimension_numbers'][1][0])
-    for sub in jax.core.jaxprs_in_params(eqn.params):
+    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
       found += _dot_batch_dims(sub)
   return found
 
@@ -198,8 +199,7 @@ def test_reset_moments_keeps_other_state():
   stream = streams.permuted_stream(ds, 2, [0])
   c = tiny_config(**{'protocol.reset_optimizer': 'moments'})
   l = train.make_learner(c, stream, None)
-  key = jax.random.PRNGKey(0)
-  st = l.init(key)
+  st = l.init(jnp.int32(0))
   grads = jax.tree.map(jnp.ones_like, st.params)
   _, opt = l.tx.update(grads, st.opt_state, st.params, task_id=0)
   st = st._replace(opt_state=opt)
@@ -207,7 +207,7 @@ def test_reset_moments_keeps_other_state():
       s, is_leaf=lambda n: isinstance(n, optax.ScaleByAdamState))
                     if isinstance(x, optax.ScaleByAdamState)][0]
   assert int(adam(st.opt_state).count) == 1
-  st2 = l.start_task(st, key, 1)
+  st2 = l.start_task(st, jnp.int32(0), 1)
   assert int(adam(st2.opt_state).count) == 0
   chex.assert_trees_all_equal(adam(st2.opt_state).mu,
                               jax.tree.map(jnp.zeros_like, st.params))
@@ -305,8 +305,7 @@ def test_engram_gated_bnn_split_digits(tmp_path):
   ds = datasets.load_dataset('digits')
   stream = streams.split_stream(ds, [0, 1], scenario='domain')
   l = train.make_learner(c, stream, None)
-  keys = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(1)])
-  st = jax.vmap(l.init)(keys)
+  st = jax.vmap(l.init)(jnp.arange(2, dtype=jnp.int32))
   g = jax.tree.map(lambda x: x, st.params)
   _, opt = jax.vmap(lambda s, gr: l.tx.update(gr, s.opt_state, s.params,
                                               task_id=0))(st, g)
@@ -326,8 +325,7 @@ def test_task_free_mesu_with_ood_on_real_data(fmnist_data_dir, tmp_path):
   c.data.train_subset = 600
   c.data.test_subset = 200
   c.data.data_dir = str(fmnist_data_dir)
-  c.ood.dataset = 'fashion_mnist'
-  c.ood.test_subset = 200
+  c.evals.ood_auc = dict(dataset='fashion_mnist', test_subset=200)
   c.plot = False
   c.sweep.name = 'memory_window'
   c.sweep.values = (3e4, 1e15)

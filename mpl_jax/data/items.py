@@ -55,11 +55,13 @@ References:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from mpl_jax.data.datasets import ArrayDataset
+from mpl_jax.data.streams import Task
+from mpl_jax.data.streams import TaskStream
 
 # The 45 classes of the two-digit analog: unordered digit pairs (a, b), a < b.
 TWO_DIGIT_PAIRS = tuple((a, b) for a in range(10) for b in range(a + 1, 10))
@@ -437,3 +439,76 @@ def label_shuffles(labels: np.ndarray, num_shuffles: int, seed: int
   dtype = np.int8 if labels.max() < 127 else np.int32
   return np.stack([rng.permutation(labels) for _ in range(num_shuffles)]
                   ).astype(dtype)
+
+
+def items_stream(make_items: Callable[[int], ItemDataset],
+                 seeds: Sequence[int], *, repetitions: int = 9,
+                 num_repeated: Optional[int] = None,
+                 num_poisoned: Optional[int] = None, per_item: int = 0,
+                 exclude_session_item: bool = True,
+                 null_shuffles: int = 1000) -> TaskStream:
+  """The item protocol as a task stream: one task per session.
+
+  Each seed has its own items (``make_items(seed)``: its own images), so the
+  stream's base dataset is every seed's item dataset concatenated, and each
+  seed's indices point into its own block. Task ``k`` is session ``k``:
+  its training examples and labels (:func:`item_sessions`), and as test set
+  the session item's test images (the first ``m`` of them, ``m`` the
+  smallest item test count, so every task has one shape) labelled with the
+  item; the memorisation test itself runs on each seed's whole test set
+  (``extras``).
+
+  Returns:
+    A :class:`TaskStream` (``num_classes`` = items) whose ``extras`` hold
+    ``items`` and ``sessions`` (one per seed), ``shuffled`` (``[S, N, M]``
+    label shuffles of each seed's test labels), ``test_idx`` and ``test_y``
+    (``[S, M]``, each seed's whole test set in the base dataset).
+  """
+  seeds = [int(s) for s in seeds]
+  its = [make_items(s) for s in seeds]
+  c = its[0].num_items
+  if any(it.num_items != c or it.data.test_x.shape[1:] !=
+         its[0].data.test_x.shape[1:] for it in its):
+    raise ValueError('every seed must have the same number of items and '
+                     'image size.')
+  ses = [item_sessions(it, s, repetitions=repetitions,
+                       num_repeated=num_repeated, num_poisoned=num_poisoned,
+                       per_item=per_item,
+                       exclude_session_item=exclude_session_item)
+         for it, s in zip(its, seeds)]
+  off_tr = np.cumsum([0] + [len(it.data.train_y) for it in its])
+  off_te = np.cumsum([0] + [len(it.data.test_y) for it in its])
+  base = ArrayDataset(
+      name=its[0].data.name,
+      train_x=np.concatenate([it.data.train_x for it in its]),
+      train_y=np.concatenate([it.data.train_y for it in its]),
+      test_x=np.concatenate([it.data.test_x for it in its]),
+      test_y=np.concatenate([it.data.test_y for it in its]),
+      image_shape=its[0].data.image_shape, num_classes=c,
+      max_value=its[0].data.max_value)
+  m = min(int(np.bincount(it.data.test_y, minlength=c).min()) for it in its)
+  pools = [[np.flatnonzero(it.data.test_y == j)[:m] + off_te[r]
+            for j in range(c)] for r, it in enumerate(its)]
+  d = its[0].data.train_x.shape[1]
+  tasks = []
+  for k in range(ses[0].num_sessions):
+    item = [int(se.item[k]) for se in ses]
+    phase = PHASE_NAMES[ses[0].phase[k]]
+    tasks.append(Task(
+        name=f'{phase} {its[0].item_names[item[0]]}', dataset=0,
+        train_idx=np.stack([se.train_idx[k] + off_tr[r]
+                            for r, se in enumerate(ses)]).astype(np.int32),
+        train_y=np.stack([se.train_y[k] for se in ses]),
+        test_idx=np.stack([pools[r][i] for r, i in enumerate(item)]
+                          ).astype(np.int32),
+        test_y=np.stack([np.full(m, i, np.int32) for i in item]),
+        pixel_perm=np.tile(np.arange(d, dtype=np.int32), (len(seeds), 1))))
+  extras = dict(
+      items=its, sessions=ses,
+      shuffled=np.stack([label_shuffles(it.data.test_y, null_shuffles, s)
+                         for it, s in zip(its, seeds)]),
+      test_idx=np.stack([np.arange(len(it.data.test_y)) + off_te[r]
+                         for r, it in enumerate(its)]).astype(np.int32),
+      test_y=np.stack([it.data.test_y for it in its]).astype(np.int32))
+  return TaskStream(name='items', datasets=(base,), tasks=tuple(tasks),
+                    seeds=tuple(seeds), num_classes=c, extras=extras)

@@ -55,6 +55,7 @@ class TaskStream:
   tasks: tuple[Task, ...]
   seeds: tuple[int, ...]
   num_classes: int
+  extras: Optional[dict] = None  # protocol-specific (e.g. item sessions)
 
   @property
   def input_dim(self) -> int:

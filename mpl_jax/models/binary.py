@@ -147,22 +147,37 @@ class MLP(_NormedMLP):
   ``use_bn=False`` the layers are ``Dense(with bias) -> ReLU`` (a plain MLP,
   e.g. for online learning at batch size 1, where batch statistics are
   meaningless).
+
+  Extra args:
+    use_bn: BatchNorm after each layer (default True).
+    use_bias: biases in the dense layers; None (default): only without
+      BatchNorm.
+    kernel_init: ``'uniform'`` (``U(-init_scale, init_scale)``) or
+      ``'glorot_normal'`` (zero biases; the item-learning reference).
   """
 
   def __init__(self, sizes: Sequence[int], *, init_scale: float = 0.05,
                bn_eval: str = 'batch', bn_momentum: float = 0.9,
                bn_epsilon: float = 1e-5, use_bn: bool = True,
+               use_bias: bool | None = None, kernel_init: str = 'uniform',
                rngs: nnx.Rngs):
+    if kernel_init not in ('uniform', 'glorot_normal'):
+      raise ValueError("kernel_init must be 'uniform' or 'glorot_normal', got "
+                       f'{kernel_init!r}.')
     self.init_scale = init_scale
     self.use_bn = use_bn
+    self.use_bias = (not use_bn) if use_bias is None else bool(use_bias)
+    self.kernel_init = kernel_init
     super().__init__(sizes, bn_eval=bn_eval, bn_momentum=bn_momentum,
                      bn_epsilon=bn_epsilon, rngs=rngs)
     if not use_bn:
       self.norms = nnx.List([])
 
   def _make_dense(self, i, o, rngs):
-    return nnx.Linear(i, o, use_bias=not self.use_bn,
-                      kernel_init=uniform_init(self.init_scale), rngs=rngs)
+    init = (uniform_init(self.init_scale) if self.kernel_init == 'uniform'
+            else nnx.initializers.glorot_normal())
+    return nnx.Linear(i, o, use_bias=self.use_bias, kernel_init=init,
+                      bias_init=nnx.initializers.zeros_init(), rngs=rngs)
 
   def _activation(self, x):
     return jax.nn.relu(x)

@@ -1,15 +1,18 @@
 """Item-by-item learning with per-synapse flexibility (Lee et al., SPEC §3).
 
-``run_items(config, workdir)`` runs the protocol of :mod:`mpl_jax.data.items`
-(sequential item sessions, Hebb repetition, data poisoning) for every run --
-``num_seeds`` seeds times the flexibility *mixes* of ``config.mixes`` -- in
-one ``jax.jit`` program: ``vmap`` over seeds (each with its own items, images,
-sessions and label shuffles) of ``vmap`` over mixes (the same initial network,
-flexibility draw ``u`` and minibatch order for every mix of a seed), of a
-``lax.scan`` over sessions, each a ``lax.scan`` over its minibatches. One call
-runs one pass over the items; progress is logged after each.
+The protocol of :mod:`mpl_jax.data.items` (sequential item sessions, Hebb
+repetition, data poisoning) runs in the continual-learning trainer like any
+other: ``config.data.stream='items'`` makes each session a task
+(:func:`mpl_jax.data.items.items_stream`), the runs are ``num_seeds`` seeds
+times the flexibility *mixes* (``config.sweep.name='mix'``, one optimizer
+variant per mix combined by :func:`mpl_jax.rules.mixture.mixture`), and the
+memorisation test is the evaluator ``config.evals.items``
+(:class:`ItemsEvaluator`). This module holds what is particular to the
+protocol: the mixes, the evaluator, its summary and plot, and the config
+checks.
 
-**Network.** :class:`ItemMLP`, a plain ReLU MLP on raw pixels without
+**Network.** ``model.name='mlp'`` with ``use_bn=False``,
+``kernel_init='glorot_normal'``: a plain ReLU MLP on raw pixels without
 BatchNorm (``input -> hidden... -> num_items``), Glorot-normal weights and zero
 biases as in the reference; every weight matrix is gated, biases (if any) are
 not. The reference instead trains a 4096-4096-C read-out on frozen pretrained
@@ -24,16 +27,16 @@ gated weights (measured numbers in ``configs/items_flexibility.py``).
 **Optimizer.** :func:`mpl_jax.rules.flexibility.flexible_sgd` (plain SGD on
 ``alpha * g``), with the session index as ``task_id``, so ``alpha`` is
 refreshed at the start of every session (``refresh='task'``, as the
-reference). The mixes run in one program through :func:`mixture`, which
-computes every mix's update and keeps each run's own. Mixes
-(``config.mixes.names``):
+reference). The mixes run in one program through
+:func:`mpl_jax.rules.mixture.mixture`, which computes every mix's update and
+keeps each run's own. Mixes (``config.sweep.values``):
 
 * ``'hybrid'``: ``f ~ U(0, 1]`` (``distribution='uniform'``);
 * ``'conventional'``: all ``f = 1`` (plain SGD);
-* ``'stable'``: all ``f = config.mixes.stable_flexibility`` (0.3);
+* ``'stable'``: all ``f = config.sessions.stable_flexibility`` (0.3);
 * ``'increasing'`` / ``'decreasing'``: the biased mixes with CDF
-  ``(1 - a) x^2 + a x`` and its mirror, ``a = config.mixes.bias``;
-* ``'tiers'``: the discrete tiers ``config.mixes.tiers`` (``(f, proportion)``
+  ``(1 - a) x^2 + a x`` and its mirror, ``a = config.sessions.bias``;
+* ``'tiers'``: the discrete tiers ``config.sessions.tiers`` (``(f, proportion)``
   pairs); ``'constant:<f>'`` any constant;
 * any name may end in ``@<s>`` to give that mix its own strength (e.g.
   ``'hybrid@300'``), so a calibration sweep of ``s`` is one program.
@@ -49,10 +52,11 @@ after shuffling that are classified as ``i``, and
 target class ``fake_class[i]`` instead of ``i``, says whether a poisoned item's
 fake label was *adopted*.
 
-Outputs (atomic writes, :mod:`mpl_jax.train.outputs`): ``config.json``,
-``sessions.npz`` (every draw of every seed), ``metrics.jsonl`` (one line per
-run and session), ``summary.json`` (per mix, mean and std over seeds) and
-``items.png``. Metrics in ``summary.json`` (counts of items, per run then mean
+Outputs: the trainer's (``config.json``, ``stream.npz`` with every draw of
+every seed, ``metrics.jsonl`` with one line per run and session holding the
+evaluator's per-item values, ``accuracy.npy`` of sessions x sessions,
+checkpoints: a killed run resumes), ``summary.json`` (per mix, the metrics
+below as mean and std over seeds, under ``items``) and ``items.png``. Metrics in ``summary.json`` (counts of items, per run then mean
 and std over seeds):
 
 * ``memorised_init``: before training (false positives of the test);
@@ -84,25 +88,20 @@ References:
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, Optional, Sequence
 
-from absl import logging
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
-from flax import nnx
 
 from mpl_jax.data import datasets as datasets_lib
 from mpl_jax.data import items as items_lib
-from mpl_jax.rules import _common
 from mpl_jax.rules import flexibility as flex_lib
+from mpl_jax.train import keys as keys_lib
+from mpl_jax.train import metrics as metrics_lib
 from mpl_jax.train import outputs
 from mpl_jax.train import validate
-
-PyTree = Any
 
 ITEM_SOURCES = ('two_digit', 'classes')
 NAMED_MIXES = ('hybrid', 'conventional', 'stable', 'increasing', 'decreasing',
@@ -115,37 +114,47 @@ _METRICS = ('memorised_init', 'memorised_sequential', 'memorised_repetition',
 
 
 # ---------------------------------------------------------------------------
-# Model and optimizer.
+# Stream and mixes.
 
 
-class ItemMLP(nnx.Module):
-  """Plain ReLU MLP (no BatchNorm): ``Linear -> ReLU -> ... -> Linear``.
+def build_stream(config, seeds):
+  """The item sessions of ``seeds`` as a task stream (one task a session)."""
+  d, it = config.data, config.sessions
+  base = datasets_lib.load_dataset(d.dataset, data_dir=d.data_dir or None)
 
-  Weights start Glorot-normal, biases at zero (reference initialisation).
+  def make_items(seed):
+    if d.item_source == 'two_digit':
+      return items_lib.two_digit_items(
+          base, d.num_items, seed, train_per_item=d.train_per_item,
+          test_per_item=d.test_per_item, shuffle_sides=d.shuffle_sides)
+    return items_lib.class_items(base, d.num_items, seed,
+                                 train_per_item=d.train_per_item,
+                                 test_per_item=d.test_per_item)
 
-  Args:
-    sizes: ``(input, hidden..., outputs)``.
-    use_bias: whether the layers have biases (never gated by the rule).
-    rngs: NNX random streams.
-  """
+  all_or = lambda v: None if v < 0 else v
+  return items_lib.items_stream(
+      make_items, seeds, repetitions=it.repetitions,
+      num_repeated=all_or(it.repeated_items),
+      num_poisoned=all_or(it.poisoned_items), per_item=it.per_item,
+      exclude_session_item=it.exclude_session_item,
+      null_shuffles=it.null_shuffles)
 
-  def __init__(self, sizes: Sequence[int], *, use_bias: bool = True,
-               rngs: nnx.Rngs):
-    sizes = tuple(int(s) for s in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
-      raise ValueError(f'sizes must list >= 2 positive widths, got {sizes}.')
-    self.layers = nnx.List([
-        nnx.Linear(i, o, use_bias=use_bias,
-                   kernel_init=nnx.initializers.glorot_normal(),
-                   bias_init=nnx.initializers.zeros_init(), rngs=rngs)
-        for i, o in zip(sizes[:-1], sizes[1:])])
 
-  def __call__(self, x: jax.Array, *, train: bool = False,
-               rng: Optional[jax.Array] = None) -> jax.Array:
-    del train, rng  # deterministic
-    for layer in self.layers[:-1]:
-      x = jax.nn.relu(layer(x))
-    return self.layers[-1](x)
+def optimizer_variants(config) -> list[dict[str, Any]]:
+  """One ``flexible_sgd`` config per mix of ``config.sweep.values``."""
+  out = []
+  for name in config.sweep['values']:
+    cfg = dict(config.optimizer)
+    cfg.pop('distribution', None)
+    cfg.pop('tiers', None)
+    cfg.update(mix_kwargs(name, config.sessions))
+    strength = split_mix_name(name)[1]
+    if strength is not None:
+      cfg['strength'] = strength
+    if 'tiers' in cfg:  # the optimizer builder takes a flat tuple
+      cfg['tiers'] = tuple(v for pair in cfg['tiers'] for v in pair)
+    out.append(cfg)
+  return out
 
 
 def split_mix_name(name: str) -> tuple[str, Optional[float]]:
@@ -177,10 +186,9 @@ def mix_kwargs(name: str, mixes_cfg: Any) -> dict[str, Any]:
     return dict(distribution=('constant', 1.0))
   if name == 'stable':
     return dict(distribution=('constant',
-                              float(mixes_cfg.get('stable_flexibility', 0.3))))
+                              float(mixes_cfg.stable_flexibility)))
   if name in ('increasing', 'decreasing'):
-    return dict(distribution=(name, float(mixes_cfg.get(
-        'bias', flex_lib.DEFAULT_BIAS))))
+    return dict(distribution=(name, float(mixes_cfg.bias)))
   if name == 'tiers':
     return dict(tiers=tuple((float(f), float(q))
                             for f, q in mixes_cfg.tiers))
@@ -190,311 +198,6 @@ def mix_kwargs(name: str, mixes_cfg: Any) -> dict[str, Any]:
                    "'constant:<f>'.")
 
 
-def mixture(txs: Sequence[optax.GradientTransformationExtraArgs]
-            ) -> optax.GradientTransformationExtraArgs:
-  """Transforms with one state layout; ``update(..., mix=k)`` uses the k-th.
-
-  Every transform must have the same state structure (e.g. ``flexible_sgd``
-  with different flexibility distributions). ``mix`` is an int32 scalar and
-  may be traced and batched: every transform's update is computed and the
-  ``mix``-th result selected (``jnp.where``), so under ``vmap`` each run keeps
-  its own. The extra cost is the optimizer's element-wise work times the
-  number of transforms, small beside the forward and backward passes.
-  (``lax.switch`` with a batched index would evaluate every branch too.)
-  The state is the first transform's ``init``.
-  """
-  txs = tuple(txs)
-  if not txs:
-    raise ValueError('mixture needs at least one transform.')
-
-  def init_fn(params):
-    return txs[0].init(params)
-
-  def update_fn(updates, state, params=None, *, mix=0, **extra_args):
-    outs = [tx.update(updates, state, params, **extra_args) for tx in txs]
-    if len(outs) == 1:
-      return outs[0]
-    mix = jnp.asarray(mix, jnp.int32)
-
-    def select(*leaves):
-      out = leaves[0]
-      for k, leaf in enumerate(leaves[1:], start=1):
-        out = jnp.where(mix == k, leaf, out)
-      return out
-
-    return jax.tree.map(select, *outs)
-
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-# ---------------------------------------------------------------------------
-# The label-shuffle test.
-
-
-def shuffle_test(pred: jax.Array, labels: jax.Array, shuffled: jax.Array,
-                 target: jax.Array, num_items: int
-                 ) -> tuple[jax.Array, jax.Array]:
-  r"""Per item: fraction classified as its target, and its shuffle p-value.
-
-  For item ``i`` with target class ``t_i`` (``target`` must be a permutation
-  of the items: the identity for memorisation, the fake classes for adoption
-  of a poison):
-
-  .. math::
-
-    a_i = \frac{\#\{j : y_j = i,\ \hat y_j = t_i\}}{\#\{j : y_j = i\}}, \quad
-    p_i = \frac{1 + \#\{k : a_i^{(k)} \ge a_i\}}{1 + N},
-
-  where ``a_i^(k)`` is ``a_i`` with the labels ``y`` replaced by their
-  ``k``-th shuffle (a permutation keeps ``#{j : y_j = i}``, so counts are
-  compared). Costs ``O(N M)``: with ``q_j = t^{-1}(\hat y_j)``, the hit count
-  of item ``i`` under shuffle ``k`` is the number of ``j`` with
-  ``y^{(k)}_j = q_j = i``.
-
-  Args:
-    pred: ``int[M]`` predicted classes.
-    labels: ``int[M]`` true items.
-    shuffled: ``int[N, M]`` shuffled copies of ``labels``.
-    target: ``int[C]`` target class of each item (a permutation).
-    num_items: ``C``.
-
-  Returns:
-    ``(fraction float32[C], p_value float32[C])``.
-  """
-  inverse = jnp.zeros_like(target).at[target].set(
-      jnp.arange(num_items, dtype=target.dtype))
-  q = inverse[pred].astype(jnp.int32)
-  labels = labels.astype(jnp.int32)
-  observed = jax.ops.segment_sum((labels == q).astype(jnp.int32), labels,
-                                 num_items)
-  total = jax.ops.segment_sum(jnp.ones_like(labels), labels, num_items)
-  hits = (shuffled.astype(jnp.int32) == q[None, :]).astype(jnp.int32)
-  null = jax.ops.segment_sum(hits.T, q, num_items)  # [C, N]
-  exceed = jnp.sum(null >= observed[:, None], axis=1)
-  p = (1.0 + exceed) / (1.0 + shuffled.shape[0])
-  frac = observed / jnp.maximum(total, 1)
-  return frac.astype(jnp.float32), p.astype(jnp.float32)
-
-
-# ---------------------------------------------------------------------------
-# The compiled program.
-
-
-class _Program:
-  """Pure functions of one run, vmapped over mixes then seeds, and jitted.
-
-  Outer ``vmap``: seeds (their data, keys and states batched; the mix index
-  shared); inner ``vmap``: mixes (state and mix index batched; the seed's
-  data, keys and minibatch order shared).
-  """
-
-  def __init__(self, make_model, tx, *, scale, mean, std, batch_size, epochs,
-               num_items):
-    self.make_model, self.tx = make_model, tx
-    self.graphdef, _ = nnx.split(make_model(nnx.Rngs(0)))
-    self.scale, self.mean, self.std = scale, mean, std
-    self.batch_size, self.epochs, self.num_items = batch_size, epochs, num_items
-    init = jax.vmap(self._init, in_axes=(None, 0))
-    self.init = jax.jit(jax.vmap(init, in_axes=(0, None)))
-    ev = jax.vmap(self._evaluate, in_axes=(0, None, None, None, None))
-    self.evaluate = jax.jit(jax.vmap(ev, in_axes=(0, 0, 0, 0, 0)))
-    run = jax.vmap(self._run_sessions, in_axes=(0, 0) + (None,) * 9)
-    self.run_sessions = jax.jit(
-        jax.vmap(run, in_axes=(0, None) + (0,) * 7 + (None, 0)),
-        donate_argnums=0)
-
-  def _x(self, images):
-    return (images.astype(jnp.float32) * self.scale - self.mean) / self.std
-
-  def _logits(self, params, x):
-    return nnx.merge(self.graphdef, params)(x)
-
-  def _init(self, seed_key, mix):
-    """Network from ``fold_in(key, 0)``, rule keys from ``fold_in(key, 1)``:
-    every mix of a seed starts from the same weights and uniform draw."""
-    del mix
-    model = self.make_model(nnx.Rngs(jax.random.fold_in(seed_key, 0)))
-    params = nnx.as_pure(nnx.state(model, nnx.Param))
-    opt_state = _common.reseed(self.tx.init(params),
-                               jax.random.fold_in(seed_key, 1))
-    return params, opt_state
-
-  def _evaluate(self, state, test_x, test_y, shuffled, fake):
-    params, _ = state
-    pred = jnp.argmax(self._logits(params, self._x(test_x)), -1)
-    ident = jnp.arange(self.num_items, dtype=jnp.int32)
-    acc, p = shuffle_test(pred, test_y, shuffled, ident, self.num_items)
-    frac_fake, p_fake = shuffle_test(pred, test_y, shuffled, fake,
-                                     self.num_items)
-    return dict(item_accuracy=acc, p_value=p, fake_rate=frac_fake,
-                p_fake=p_fake)
-
-  def _diagnostics(self, params, opt_state):
-    """Mean gate, fraction of gates < 0.5, mean |w - w_init| (gated weights)."""
-    rule = _flex_state(opt_state)
-    alpha = jax.tree.leaves(rule.alpha)
-    dev = jax.tree.leaves(jax.tree.map(
-        lambda p, w: (optax.MaskedNode() if isinstance(w, optax.MaskedNode)
-                      else jnp.abs(p - w)), params, rule.w_init,
-        is_leaf=lambda x: isinstance(x, optax.MaskedNode)))
-    n = sum(a.size for a in alpha)
-    return dict(
-        alpha_mean=sum(a.sum() for a in alpha) / n,
-        frozen_fraction=sum((a < 0.5).sum() for a in alpha) / n,
-        deviation_mean=sum(d.sum() for d in dev) / n)
-
-  def _run_sessions(self, state, mix, train_x, test_x, test_y, shuffled,
-                    fake, sess_idx, sess_y, sess_id, seed_key):
-    """Trains one run on a block of sessions, evaluating after each.
-
-    ``sess_id`` (the global session index) is the optimizer's ``task_id`` and
-    keys the session's minibatch order ``fold_in(fold_in(key, 2), id)``.
-    """
-    bs = self.batch_size
-    length = sess_idx.shape[-1]
-    nb = length // bs
-
-    def loss_fn(params, x, y):
-      logits = self._logits(params, x)
-      logp = jax.nn.log_softmax(logits)
-      nll = -jnp.take_along_axis(logp, y[:, None], 1)[:, 0]
-      return nll.mean(), jnp.mean(jnp.argmax(logits, -1) == y)
-
-    def session(state, inp):
-      idx, y, sid = inp
-      key = jax.random.fold_in(jax.random.fold_in(seed_key, 2), sid)
-      orders = jax.vmap(lambda e: jax.random.permutation(
-          jax.random.fold_in(key, e), length)[:nb * bs])(
-              jnp.arange(self.epochs)).reshape(self.epochs * nb, bs)
-
-      def step(st, b):
-        params, opt_state = st
-        (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, self._x(train_x[idx[b]]), y[b])
-        updates, opt_state = self.tx.update(grads, opt_state, params,
-                                            task_id=sid, mix=mix)
-        return (optax.apply_updates(params, updates), opt_state), (loss, acc)
-
-      state, (losses, accs) = jax.lax.scan(step, state, orders)
-      out = self._evaluate(state, test_x, test_y, shuffled, fake)
-      out.update(self._diagnostics(*state))
-      out.update(train_loss=losses.mean(), train_accuracy=accs.mean())
-      return state, out
-
-    return jax.lax.scan(session, state, (sess_idx, sess_y, sess_id))
-
-
-def _flex_state(opt_state) -> flex_lib.FlexibilityTiersState:
-  """The :class:`FlexibilityTiersState` inside a ``flexible_sgd`` state."""
-  found = [x for x in jax.tree.leaves(
-      opt_state, is_leaf=lambda x: isinstance(
-          x, flex_lib.FlexibilityTiersState))
-           if isinstance(x, flex_lib.FlexibilityTiersState)]
-  if len(found) != 1:
-    raise ValueError('expected one flexibility_tiers state in the optimizer '
-                     f'state, found {len(found)}.')
-  return found[0]
-
-
-# ---------------------------------------------------------------------------
-# Config.
-
-
-def validate_items_config(config) -> None:
-  """Raises :class:`validate.ConfigError` on a bad item-protocol config."""
-  err = validate.ConfigError
-  req = lambda path: validate.require(config, path)
-  integer = lambda path, minimum: validate.positive_int(config, path, minimum)
-  positive = lambda path: validate.positive_number(config, path)
-
-  integer('seed', 0)
-  integer('num_seeds', 1)
-  if req('data.dataset') not in datasets_lib.DATASETS:
-    raise err(f'unknown dataset {config.data.dataset!r}; known: '
-              f'{sorted(datasets_lib.DATASETS)}.')
-  source = req('data.item_source')
-  if source not in ITEM_SOURCES:
-    raise err(f'config.data.item_source must be one of {ITEM_SOURCES}, got '
-              f'{source!r}.')
-  c = integer('data.num_items', 3)
-  if source == 'two_digit' and c > len(items_lib.TWO_DIGIT_PAIRS):
-    raise err(f'config.data.num_items must be <= 45 for two-digit items, got '
-              f'{c}.')
-  integer('data.train_per_item', 0)
-  integer('data.test_per_item', 0)
-  if source == 'two_digit':
-    integer('data.train_per_item', 1)
-    integer('data.test_per_item', 1)
-  positive('data.scale')
-  positive('data.std')
-  req('data.mean')
-  hidden = req('model.hidden')
-  if any(isinstance(h, bool) or not isinstance(h, int) or h < 1
-         for h in hidden):
-    raise err(f'config.model.hidden must list positive integers, got '
-              f'{hidden!r}.')
-  if req('optimizer.name') != 'flexible_sgd':
-    raise err("config.optimizer.name must be 'flexible_sgd' for the item "
-              'protocol.')
-  positive('optimizer.learning_rate')
-  s = req('optimizer.strength')
-  if isinstance(s, bool) or not isinstance(s, (int, float)) or s < 0:
-    raise err(f'config.optimizer.strength must be >= 0, got {s!r}.')
-  if req('optimizer.refresh') not in ('task', 'step'):
-    raise err("config.optimizer.refresh must be 'task' or 'step'.")
-  names = list(req('mixes.names'))
-  if not names or len(set(names)) != len(names):
-    raise err(f'config.mixes.names must be distinct names, got {names!r}.')
-  for n in names:
-    try:
-      kw = mix_kwargs(n, config.mixes)
-      v = split_mix_name(n)[1]
-      if v is not None and not v >= 0:
-        raise ValueError(f'strength must be >= 0, got {v}.')
-      flex_lib.flexibility_tiers(0, strength=1.0, **kw)  # validates
-    except (ValueError, TypeError) as e:
-      raise err(f'config.mixes: mix {n!r}: {e}') from None
-  p = config.protocol
-  if req('protocol.kind') != 'items':
-    raise err("config.protocol.kind must be 'items'.")
-  integer('protocol.repetitions', 1)
-  for f in ('repeated_items', 'poisoned_items'):
-    v = integer(f'protocol.{f}', -1)
-    if v > c:
-      raise err(f'config.protocol.{f} must be <= num_items ({c}) or -1 '
-                f'(all), got {v}.')
-  integer('protocol.per_item', 0)
-  integer('protocol.epochs_per_session', 1)
-  integer('protocol.batch_size', 1)
-  integer('protocol.null_shuffles', 1)
-  t = req('protocol.p_threshold')
-  if not 0 < t < 1:
-    raise err(f'config.protocol.p_threshold must be in (0, 1), got {t!r}.')
-  if not isinstance(p.get('exclude_session_item', True), bool):
-    raise err('config.protocol.exclude_session_item must be True or False.')
-
-
-# ---------------------------------------------------------------------------
-# Host side.
-
-
-def build_items(config, seed: int) -> items_lib.ItemDataset:
-  """The items of ``seed`` (two-digit analog or dataset classes)."""
-  d = config.data
-  base = datasets_lib.load_dataset(d.dataset, data_dir=d.get('data_dir') or
-                                   None)
-  if d.item_source == 'two_digit':
-    return items_lib.two_digit_items(
-        base, d.num_items, seed, train_per_item=d.train_per_item,
-        test_per_item=d.test_per_item,
-        shuffle_sides=d.get('shuffle_sides', False))
-  return items_lib.class_items(base, d.num_items, seed,
-                               train_per_item=d.train_per_item,
-                               test_per_item=d.test_per_item)
-
-
-def _all_or(v: int) -> Optional[int]:
-  return None if v < 0 else v
 
 
 def _run_summary(out: dict[str, np.ndarray], init: dict[str, np.ndarray],
@@ -587,187 +290,183 @@ def _plot(path: str, per_mix: dict[str, dict], curves: np.ndarray,
   ax2.legend(fontsize=8, ncol=2)
   fig.tight_layout()
 
-  def w(tmp):
-    fig.savefig(tmp, dpi=110, format='png')
-  outputs._atomic(path, w)  # pylint: disable=protected-access
-  plt.close(fig)
+  outputs.save_figure(path, fig)
 
 
-def run_items(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Runs the item protocol of ``config`` for every seed and mix.
 
-  Args:
-    config: an item-protocol config (``configs/items_flexibility.py``).
-    workdir: output directory. A workdir holding another config is refused;
-      the same config is run again from the start (a whole run takes
-      minutes; there is no checkpoint).
 
-  Returns:
-    The summary (also ``summary.json``).
+# ---------------------------------------------------------------------------
+# The memorisation evaluator.
+
+
+def _flex_state(opt_state) -> Optional[flex_lib.FlexibilityTiersState]:
+  """The :class:`FlexibilityTiersState` inside an optimizer state, if any."""
+  found = [x for x in jax.tree.leaves(
+      opt_state, is_leaf=lambda x: isinstance(
+          x, flex_lib.FlexibilityTiersState))
+           if isinstance(x, flex_lib.FlexibilityTiersState)]
+  return found[0] if len(found) == 1 else None
+
+
+class ItemsEvaluator:
+  """After every session: which items are memorised, which poisons adopted.
+
+  On each seed's whole item test set: the fraction of item ``i``'s images
+  classified as ``i`` and its label-shuffle p-value, the same for the fake
+  class ``fake_class[i]`` (adoption of a poison), and diagnostics of the
+  flexibility rule (mean gate, fraction of gates < 0.5, mean |w - w_init|).
+  Settings (``config.evals.items``): ``p_threshold`` (0.05).
   """
-  validate_items_config(config)
-  os.makedirs(workdir, exist_ok=True)
-  outputs.check_or_write_config(workdir, config)
 
-  t_start = time.time()
-  p = config.protocol
-  seeds = [config.seed + i for i in range(config.num_seeds)]
-  names = list(config.mixes.names)
-  items, sessions = [], []
-  for s in seeds:
-    it = build_items(config, s)
-    items.append(it)
-    sessions.append(items_lib.item_sessions(
-        it, s, repetitions=p.repetitions,
-        num_repeated=_all_or(p.repeated_items),
-        num_poisoned=_all_or(p.poisoned_items), per_item=p.per_item,
-        exclude_session_item=p.get('exclude_session_item', True)))
-  c = items[0].num_items
-  shuffled = np.stack([items_lib.label_shuffles(it.data.test_y,
-                                                p.null_shuffles, s)
-                       for it, s in zip(items, seeds)])
-  arrays = {'seeds': np.asarray(seeds), 'mixes': np.asarray(names)}
-  for r, (it, se) in enumerate(zip(items, sessions)):
-    arrays[f'seed{r}_item_names'] = np.asarray(it.item_names)
-    arrays[f'seed{r}_source_classes'] = it.source_classes
-    for k, v in se.arrays().items():
-      arrays[f'seed{r}_{k}'] = v
-  outputs.write_npz(os.path.join(workdir, 'sessions.npz'), arrays)
-  ds = items[0].data
-  logging.info('Items: %d %s items of %s (%s, %d train / %d test images per '
-               'item), %d sessions per run, %d seeds x %d mixes %s.',
-               c, config.data.item_source, config.data.dataset,
-               'x'.join(map(str, ds.image_shape)),
-               ds.num_train // c, ds.num_test // c, sessions[0].num_sessions,
-               len(seeds), len(names), names)
+  name = 'items'
+  at_init = True
 
-  sizes = (ds.input_dim, *config.model.hidden, c)
-  o = config.optimizer
-  strengths = [split_mix_name(n)[1] for n in names]
-  strengths = [float(o.strength) if v is None else v for v in strengths]
-  tx = mixture([flex_lib.flexible_sgd(
-      o.learning_rate, key=0, strength=v, refresh=o.refresh,
-      **mix_kwargs(n, config.mixes)) for n, v in zip(names, strengths)])
-  use_bias = bool(config.model.get('use_bias', True))
-  prog = _Program(lambda rngs: ItemMLP(sizes, use_bias=use_bias, rngs=rngs),
-                  tx, scale=config.data.scale,
-                  mean=config.data.mean, std=config.data.std,
-                  batch_size=p.batch_size, epochs=p.epochs_per_session,
-                  num_items=c)
+  def __init__(self, settings, stream, data_dir=None):
+    del data_dir
+    ex = stream.extras
+    if not ex or 'sessions' not in ex:
+      raise ValueError('config.evals.items needs config.data.stream = '
+                       "'items'.")
+    self.threshold = float(settings.p_threshold)
+    self.num_items = stream.num_classes
+    self.seeds = list(stream.seeds)
+    self.sessions = ex['sessions']
+    self.extras = ex
+    self.shared = {}
+    c = self.num_items
+    self.shapes = dict(item_accuracy=(c,), p_value=(c,), fake_rate=(c,),
+                       p_fake=(c,), alpha_mean=(), frozen_fraction=(),
+                       deviation_mean=())
 
-  seed_keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-  mix_ids = jnp.arange(len(names), dtype=jnp.int32)
-  train_x = jnp.asarray(np.stack([it.data.train_x for it in items]))
-  test_x = jnp.asarray(np.stack([it.data.test_x for it in items]))
-  test_y = jnp.asarray(np.stack([it.data.test_y for it in items]))
-  shuffled_d = jnp.asarray(shuffled)
-  fake = jnp.asarray(np.stack([se.fake_class for se in sessions]))
-  sess_idx = np.stack([se.train_idx for se in sessions])
-  sess_y = np.stack([se.train_y for se in sessions])
-  n_sess = sessions[0].num_sessions
-  length = sess_idx.shape[-1]
-  if length < p.batch_size:
-    raise validate.ConfigError(
-        f'config.protocol.batch_size={p.batch_size} exceeds the {length} '
-        'examples of a session.')
+  def per_run(self, layout) -> dict[str, np.ndarray]:
+    r = np.asarray([self.seeds.index(s) for s in layout.seeds])
+    ex = self.extras
+    return dict(test_idx=ex['test_idx'][r], test_y=ex['test_y'][r],
+                shuffled=ex['shuffled'][r],
+                fake=np.stack([self.sessions[i].fake_class for i in r]))
 
-  state = prog.init(seed_keys, mix_ids)
-  init = jax.tree.map(np.asarray, prog.evaluate(state, test_x, test_y,
-                                                shuffled_d, fake))
-  # Blocks of sessions: one per pass (sequential, repetitions, poisoning).
-  passes = sessions[0].pass_index
-  blocks = np.split(np.arange(n_sess), np.flatnonzero(np.diff(passes)) + 1)
-  results: list[dict[str, np.ndarray]] = []
-  thr = p.p_threshold
-  for b, block in enumerate(blocks):
-    t0 = time.time()
-    state, out = prog.run_sessions(
-        state, mix_ids, train_x, test_x, test_y, shuffled_d, fake,
-        jnp.asarray(sess_idx[:, block]), jnp.asarray(sess_y[:, block]),
-        jnp.asarray(block.astype(np.int32)), seed_keys)
-    out = jax.tree.map(np.asarray, out)  # [seeds, mixes, block, ...]
-    if not np.all(np.isfinite(out['train_loss'])):
-      raise FloatingPointError(
-          f'non-finite training loss in sessions {block[0]}..{block[-1]}: '
-          'lower config.optimizer.learning_rate.')
-    results.append(out)
-    phase = items_lib.PHASE_NAMES[sessions[0].phase[block[0]]]
-    mem = (out['p_value'][:, :, -1] < thr).sum(-1)  # [seeds, mixes]
-    logging.info(
-        'pass %d/%d (%s, %d sessions) %.1fs: memorised items %s; train '
-        'loss %s', b + 1, len(blocks), phase, len(block), time.time() - t0,
-        ', '.join(f'{n} {mem[:, k].mean():.1f}±{mem[:, k].std():.1f}'
-                  for k, n in enumerate(names)),
-        ', '.join(f'{out["train_loss"][:, k].mean():.3f}'
-                  for k in range(len(names))))
-    _write_metrics(workdir, results, sessions, seeds, names, thr)
+  def after_task(self, learner, state, seed, t, task, test_images, shared,
+                 per_run):
+    del shared
+    c = self.num_items
+    key = keys_lib.stream_key(seed, 'evaluator', t)
+    d = test_images.shape[1]
+    pred = learner.predict(state, test_images, per_run['test_idx'],
+                           jnp.arange(d), jnp.ones((c,), bool), key, -1)
+    ident = jnp.arange(c, dtype=jnp.int32)
+    acc, p = metrics_lib.shuffle_test(pred, per_run['test_y'],
+                                      per_run['shuffled'], ident, c)
+    fake, p_fake = metrics_lib.shuffle_test(
+        pred, per_run['test_y'], per_run['shuffled'],
+        per_run['fake'].astype(jnp.int32), c)
+    out = dict(item_accuracy=acc, p_value=p, fake_rate=fake, p_fake=p_fake)
+    out.update(self._diagnostics(state))
+    return out
 
-  full = {k: np.concatenate([r[k] for r in results], axis=2)
-          for k in results[0]}
-  per_run, per_mix = [], {}
-  for k, n in enumerate(names):
-    runs = []
-    for r, s in enumerate(seeds):
-      m = _run_summary({key: v[r, k] for key, v in full.items()},
-                       {key: v[r, k] for key, v in init.items()},
-                       sessions[r], thr)
-      m.update(seed=s, mix=n,
-               deviation_after_first_session=float(
-                   full['deviation_mean'][r, k, 0]),
-               frozen_fraction_end=float(full['frozen_fraction'][r, k, -1]))
-      runs.append(m)
+  def _diagnostics(self, state):
+    rule = _flex_state(getattr(state, 'opt_state', None))
+    if rule is None:
+      nan = jnp.float32(jnp.nan)
+      return dict(alpha_mean=nan, frozen_fraction=nan, deviation_mean=nan)
+    is_masked = lambda x: isinstance(x, optax.MaskedNode)
+    alpha = [a for a in jax.tree.leaves(rule.alpha, is_leaf=is_masked)
+             if not is_masked(a)]
+    dev = [jnp.abs(p - w) for p, w in zip(
+        jax.tree.leaves(state.params),
+        jax.tree.leaves(rule.w_init, is_leaf=is_masked)) if not is_masked(w)]
+    n = sum(a.size for a in alpha)
+    return dict(alpha_mean=sum(a.sum() for a in alpha) / n,
+                frozen_fraction=sum((a < 0.5).sum() for a in alpha) / n,
+                deviation_mean=sum(x.sum() for x in dev) / n)
+
+  def summarize(self, values, init, runs, seeds) -> dict[str, Any]:
+    """Per-run protocol metrics, then mean and std over ``runs``."""
+    done = values['p_value'].shape[1]
+    per_run = []
+    for k, r in enumerate(runs):
+      se = self.sessions[self.seeds.index(seeds[r])]
+      if done < se.num_sessions:
+        return {'items': {'sessions_completed': done}}
+      m = _run_summary({key: v[k] for key, v in values.items()},
+                       {key: v[k] for key, v in init.items()}, se,
+                       self.threshold)
+      m['deviation_after_first_session'] = float(
+          values['deviation_mean'][k, 0])
+      m['frozen_fraction_end'] = float(values['frozen_fraction'][k, -1])
       per_run.append(m)
-    per_mix[n] = {key: _mean_std([m[key] for m in runs])
-                  for key in runs[0] if key not in ('seed', 'mix')}
-  dev = None
-  if 'conventional' in names:
-    dev = per_mix['conventional']['deviation_after_first_session']['mean']
-  summary = {
-      'num_items': c, 'num_sessions': n_sess, 'seeds': seeds, 'mixes': names,
-      'p_threshold': thr, 'null_shuffles': p.null_shuffles,
-      'strength': float(config.optimizer.strength),
-      'mix_strengths': dict(zip(names, strengths)),
-      'calibration': {
-          'conventional_mean_abs_deviation_after_first_session': dev,
-          'strength_times_deviation': (None if dev is None else
-                                       float(config.optimizer.strength) * dev)},
-      'per_mix': per_mix, 'per_run': per_run,
-      'elapsed_s': time.time() - t_start}
-  outputs.write_json(os.path.join(workdir, 'summary.json'), summary)
-  if config.get('plot', True):
-    curves = (full['p_value'] < thr).sum(-1)  # [seeds, mixes, sessions]
-    _plot(os.path.join(workdir, 'items.png'), per_mix, curves, sessions[0],
-          names, config.get('name', 'items'))
-  logging.info('Finished in %.1fs. %s', time.time() - t_start, '; '.join(
-      f'{n}: ' + ', '.join(
-          f'{key} {per_mix[n][key]["mean"]:.1f}±{per_mix[n][key]["std"]:.1f}'
-          for key in _METRICS if key in per_mix[n]) for n in names))
-  return summary
+    return {'items': {key: _mean_std([m[key] for m in per_run])
+                      for key in per_run[0]}}
+
+  def plot(self, workdir, values, per_group, groups, title) -> None:
+    """``items.png``: memorised items per phase and mix, and per session."""
+    if 'memorised_sequential' not in next(iter(per_group.values()))['items']:
+      return  # the protocol has not finished
+    names = list(groups)
+    curves = np.stack([(values['p_value'][groups[g]] < self.threshold
+                        ).sum(-1) for g in names], 1)
+    short = [n.split('=', 1)[-1] for n in names]
+    per_mix = {s: per_group[g]['items'] for s, g in zip(short, names)}
+    _plot(os.path.join(workdir, 'items.png'), per_mix, curves,
+          self.sessions[0], short, title)
 
 
-def _write_metrics(workdir, results, sessions, seeds, names, thr):
-  """Rewrites ``metrics.jsonl``: one line per run (seed, mix) and session."""
-  full = {k: np.concatenate([r[k] for r in results], axis=2)
-          for k in results[0]}
-  done = full['train_loss'].shape[2]
-  rows = []
-  for r, s in enumerate(seeds):
-    se = sessions[r]
-    for k, n in enumerate(names):
-      for t in range(done):
-        g = lambda key: full[key][r, k, t]
-        rows.append({
-            'seed': s, 'mix': n, 'session': t, 'item': int(se.item[t]),
-            'phase': items_lib.PHASE_NAMES[se.phase[t]],
-            'pass': int(se.pass_index[t]),
-            'train_loss': float(g('train_loss')),
-            'train_accuracy': float(g('train_accuracy')),
-            'memorised': int((g('p_value') < thr).sum()),
-            'item_accuracy': [round(float(v), 4) for v in g('item_accuracy')],
-            'p_value': [round(float(v), 4) for v in g('p_value')],
-            'fake_rate': [round(float(v), 4) for v in g('fake_rate')],
-            'p_fake': [round(float(v), 4) for v in g('p_fake')],
-            'alpha_mean': float(g('alpha_mean')),
-            'frozen_fraction': float(g('frozen_fraction')),
-            'deviation_mean': float(g('deviation_mean'))})
-  outputs.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), rows)
+# ---------------------------------------------------------------------------
+# Config checks.
+
+
+def validate_items_config(config) -> None:
+  """Raises :class:`validate.ConfigError` on a bad item-protocol config."""
+  err = validate.ConfigError
+  req = lambda path: validate.require(config, path)
+  integer = lambda path, minimum: validate.positive_int(config, path, minimum)
+  source = req('data.item_source')
+  if source not in ITEM_SOURCES:
+    raise err(f'config.data.item_source must be one of {ITEM_SOURCES}, got '
+              f'{source!r}.')
+  c = integer('data.num_items', 3)
+  if source == 'two_digit' and c > len(items_lib.TWO_DIGIT_PAIRS):
+    raise err(f'config.data.num_items must be <= 45 for two-digit items, got '
+              f'{c}.')
+  integer('data.train_per_item', 0)
+  integer('data.test_per_item', 0)
+  if source == 'two_digit':
+    integer('data.train_per_item', 1)
+    integer('data.test_per_item', 1)
+  if req('optimizer.name') != 'flexible_sgd':
+    raise err("config.optimizer.name must be 'flexible_sgd' for the item "
+              'protocol.')
+  s = req('optimizer.strength')
+  if isinstance(s, bool) or not isinstance(s, (int, float)) or s < 0:
+    raise err(f'config.optimizer.strength must be >= 0, got {s!r}.')
+  if req('sweep.name') != 'mix':
+    raise err("config.sweep.name must be 'mix' for the item protocol (the "
+              'flexibility mixes in config.sweep.values).')
+  names = list(req('sweep.values'))
+  if not names or len(set(names)) != len(names):
+    raise err(f'config.sweep.values must be distinct mix names, got '
+              f'{names!r}.')
+  for n in names:
+    try:
+      kw = mix_kwargs(n, config.sessions)
+      v = split_mix_name(n)[1]
+      if v is not None and not v >= 0:
+        raise ValueError(f'strength must be >= 0, got {v}.')
+      flex_lib.flexibility_tiers(0, strength=1.0, **kw)  # validates
+    except (ValueError, TypeError) as e:
+      raise err(f'config.sweep.values: mix {n!r}: {e}') from None
+  integer('sessions.repetitions', 1)
+  for f in ('repeated_items', 'poisoned_items'):
+    v = integer(f'sessions.{f}', -1)
+    if v > c:
+      raise err(f'config.sessions.{f} must be <= num_items ({c}) or -1 '
+                f'(all), got {v}.')
+  integer('sessions.per_item', 0)
+  integer('sessions.null_shuffles', 1)
+  if 'items' not in config.evals:
+    raise err('config.evals.items is missing: the item protocol measures '
+              'memorisation with it.')
+  t = req('evals.items.p_threshold')
+  if not 0 < t < 1:
+    raise err(f'config.evals.items.p_threshold must be in (0, 1), got {t!r}.')
+  if not isinstance(req('sessions.exclude_session_item'), bool):
+    raise err('config.sessions.exclude_session_item must be True or False.')

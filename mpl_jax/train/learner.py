@@ -9,6 +9,21 @@ pixel permutation applied on the fly) is one compiled call for all runs.
 
 The optimizer sees the task index as the keyword extra argument ``task_id``
 of ``update``: rules that need task boundaries read it, others ignore it.
+
+Every key comes from :mod:`mpl_jax.train.keys` (named streams): the model
+from ``'init'``, the optimizer state's keys from ``'rule'``, an epoch's
+shuffle and step keys from the epoch key of stream ``'epoch'`` that the
+trainer passes (shuffle ``fold_in(k, 0)``, step ``i`` ``fold_in(fold_in(k,
+1), i)``).
+
+**The learner interface.** The trainer drives any object with these pure,
+single-run functions (it maps them over runs and compiles each task):
+``batch_size``; ``init(seed, sweep_value)``; ``start_task(state, seed, task,
+sweep_value)``; ``train_epoch(state, images, idx, labels, perm, class_mask,
+epoch_key, task_id) -> (state, loss, accuracy)``; ``end_task(state, task)``;
+``evaluate(state, images, idx, labels, perm, class_mask, key, bn_task) ->
+accuracy``. :class:`Learner` is the gradient learner (a Flax model and an
+optax transform); local-learning spiking networks provide their own.
 """
 
 from __future__ import annotations
@@ -21,9 +36,11 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from mpl_jax import reseed
 from mpl_jax.models import bayesian
-from mpl_jax.rules import _common
 from mpl_jax.rules import metaplasticity
+from mpl_jax.rules import mixture as mixture_lib
+from mpl_jax.train import keys as keys_lib
 
 PyTree = Any
 
@@ -105,6 +122,9 @@ class Learner:
     bn_param_mask: pytree of bools over params: which leaves belong to
       BatchNorm layers.
     sweep: name of an injected hyperparameter whose value differs per run.
+    steps_per_epoch: 0: an epoch is one pass over the task's examples (the
+      last incomplete minibatch dropped); > 0: an epoch is this many steps,
+      drawn from consecutive shuffled passes (a task of N iterations).
   """
   graphdef: Any
   make_model: Callable[[nnx.Rngs], nnx.Module]
@@ -118,14 +138,15 @@ class Learner:
   num_tasks: int = 1
   bn_param_mask: Optional[PyTree] = None
   sweep: Optional[str] = None
+  steps_per_epoch: int = 0
 
   # ---------------------------------------------------------------- state
-  def init(self, seed_key: jax.Array, sweep_value: Any = None) -> TrainState:
-    """A fresh state for one run (model from ``fold_in(key, 0)``)."""
-    model = self.make_model(nnx.Rngs(jax.random.fold_in(seed_key, 0)))
+  def init(self, seed: Any, sweep_value: Any = None) -> TrainState:
+    """A fresh state for one run (``seed`` an int32 scalar, may be traced)."""
+    model = self.make_model(nnx.Rngs(keys_lib.stream_key(seed, 'init')))
     _, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
     params, batch_stats = nnx.as_pure(params), nnx.as_pure(batch_stats)
-    opt_state = self._init_opt(params, seed_key, 0, sweep_value)
+    opt_state = self._init_opt(params, seed, 0, sweep_value)
     bank = ()
     if self.per_task_bn:
       snap = self._bn_snapshot(params, batch_stats)
@@ -133,22 +154,26 @@ class Learner:
           lambda a: jnp.broadcast_to(a, (self.num_tasks,) + a.shape), snap)
     return TrainState(params, batch_stats, opt_state, bank)
 
-  def _init_opt(self, params, seed_key, task, sweep_value):
+  def _init_opt(self, params, seed, task, sweep_value):
     opt_state = self.tx.init(params)
-    opt_state = _common.reseed(
-        opt_state, jax.random.fold_in(jax.random.fold_in(seed_key, 1), task))
-    if self.sweep is not None:
+    opt_state = reseed(opt_state, keys_lib.stream_key(seed, 'rule', task))
+    if isinstance(opt_state, mixture_lib.MixtureState):
+      # A sweep of settings inject_hyperparams cannot inject: the run's
+      # value is the index of its variant.
+      opt_state = opt_state._replace(index=jnp.asarray(sweep_value,
+                                                       jnp.int32))
+    elif self.sweep is not None:
       hp = dict(opt_state.hyperparams)
       hp[self.sweep] = jnp.asarray(sweep_value, hp[self.sweep].dtype)
       opt_state = opt_state._replace(hyperparams=hp)
     return opt_state
 
-  def start_task(self, state: TrainState, seed_key: jax.Array, task: Any,
+  def start_task(self, state: TrainState, seed: Any, task: Any,
                  sweep_value: Any = None) -> TrainState:
     """Applies the protocol's optimizer reset before training ``task``."""
     if self.reset_optimizer == 'none':
       return state
-    fresh = self._init_opt(state.params, seed_key, task, sweep_value)
+    fresh = self._init_opt(state.params, seed, task, sweep_value)
     if self.reset_optimizer == 'all':
       return state._replace(opt_state=fresh)
     is_moment = lambda x: isinstance(x, MOMENT_STATES)
@@ -213,18 +238,25 @@ class Learner:
       perm: ``int32[D]`` the task's pixel permutation for this run.
       class_mask: ``bool[C]`` outputs that take part (task-incremental
         masking; all True otherwise).
-      epoch_key: key for the shuffle and the per-step randomness.
+      epoch_key: the epoch's key (stream ``'epoch'``): the shuffle uses
+        ``fold_in(epoch_key, 0)`` (pass ``p``: ``fold_in(.., p)``), step
+        ``i`` uses ``fold_in(fold_in(epoch_key, 1), i)``.
       task_id: the task index passed to the optimizer (the trainer passes 0
         throughout when the protocol hides task boundaries).
 
     Returns:
       ``(state, mean loss, mean training accuracy)``. The last incomplete
-      minibatch is dropped.
+      minibatch of each pass is dropped.
     """
     n = idx.shape[0]
-    nb = n // self.batch_size
-    order = jax.random.permutation(jax.random.fold_in(epoch_key, 0), n)
-    order = order[:nb * self.batch_size].reshape(nb, self.batch_size)
+    per_pass = n // self.batch_size
+    nb = self.steps_per_epoch or per_pass
+    passes = -(-nb // per_pass)
+    shuffle_key = jax.random.fold_in(epoch_key, 0)
+    order = jax.vmap(lambda p: jax.random.permutation(
+        jax.random.fold_in(shuffle_key, p), n)[:per_pass * self.batch_size])(
+            jnp.arange(passes))
+    order = order.reshape(passes * per_pass, self.batch_size)[:nb]
     step_keys = jax.random.split(jax.random.fold_in(epoch_key, 1), nb)
 
     def body(st, inp):
@@ -270,6 +302,19 @@ class Learner:
 
     counts = self._over_eval_batches(correct, idx.shape[0], key)
     return sum(c.sum() for c in counts) / idx.shape[0]
+
+  def predict(self, state: TrainState, images, idx, perm, class_mask, key,
+              bn_task):
+    """Predicted classes ``int32[m]`` of one run on ``idx``."""
+    params, stats = self._eval_params(state, bn_task)
+
+    def pred(b_idx, k):
+      x = self._inputs(images, idx[b_idx], perm)
+      logits, _ = self.apply(params, stats, x, train=False, rng=k)
+      return predict_class(mask_logits(logits, class_mask)).astype(jnp.int32)
+
+    parts = self._over_eval_batches(pred, idx.shape[0], key)
+    return jnp.concatenate([p.reshape(-1) for p in parts])
 
   def uncertainty_scores(self, state: TrainState, images, idx, perm, key,
                          bn_task):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -116,3 +118,48 @@ def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
   ranks[order] = np.repeat(avg, counts)
   u = ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2.0
   return float(u / (len(pos) * len(neg)))
+
+
+def shuffle_test(pred: jax.Array, labels: jax.Array, shuffled: jax.Array,
+                 target: jax.Array, num_items: int
+                 ) -> tuple[jax.Array, jax.Array]:
+  r"""Per item: fraction classified as its target, and its shuffle p-value.
+
+  For item ``i`` with target class ``t_i`` (``target`` must be a permutation
+  of the items: the identity for memorisation, the fake classes for adoption
+  of a poison):
+
+  .. math::
+
+    a_i = \frac{\#\{j : y_j = i,\ \hat y_j = t_i\}}{\#\{j : y_j = i\}}, \quad
+    p_i = \frac{1 + \#\{k : a_i^{(k)} \ge a_i\}}{1 + N},
+
+  where ``a_i^(k)`` is ``a_i`` with the labels ``y`` replaced by their
+  ``k``-th shuffle (a permutation keeps ``#{j : y_j = i}``, so counts are
+  compared). Costs ``O(N M)``: with ``q_j = t^{-1}(\hat y_j)``, the hit count
+  of item ``i`` under shuffle ``k`` is the number of ``j`` with
+  ``y^{(k)}_j = q_j = i``.
+
+  Args:
+    pred: ``int[M]`` predicted classes.
+    labels: ``int[M]`` true items.
+    shuffled: ``int[N, M]`` shuffled copies of ``labels``.
+    target: ``int[C]`` target class of each item (a permutation).
+    num_items: ``C``.
+
+  Returns:
+    ``(fraction float32[C], p_value float32[C])``.
+  """
+  inverse = jnp.zeros_like(target).at[target].set(
+      jnp.arange(num_items, dtype=target.dtype))
+  q = inverse[pred].astype(jnp.int32)
+  labels = labels.astype(jnp.int32)
+  observed = jax.ops.segment_sum((labels == q).astype(jnp.int32), labels,
+                                 num_items)
+  total = jax.ops.segment_sum(jnp.ones_like(labels), labels, num_items)
+  hits = (shuffled.astype(jnp.int32) == q[None, :]).astype(jnp.int32)
+  null = jax.ops.segment_sum(hits.T, q, num_items)  # [C, N]
+  exceed = jnp.sum(null >= observed[:, None], axis=1)
+  p = (1.0 + exceed) / (1.0 + shuffled.shape[0])
+  frac = observed / jnp.maximum(total, 1)
+  return frac.astype(jnp.float32), p.astype(jnp.float32)

@@ -41,6 +41,9 @@ def write_json(path: str, obj: Any) -> None:
 def check_or_write_config(workdir: str, config) -> None:
   """Writes ``config.json``, or checks that an existing one is the same.
 
+  Returns:
+    True if this call wrote it (a new run), False if it was there.
+
   Raises:
     ValueError: if ``workdir`` holds a run with another config (naming the
       differing top-level fields).
@@ -56,8 +59,9 @@ def check_or_write_config(workdir: str, config) -> None:
       raise ValueError(
           f'{workdir} holds a run with a different config (differs in '
           f'{diff}); use a new --workdir or restore the config to resume.')
-  else:
-    write_json(path, cfg_json)
+    return False
+  write_json(path, cfg_json)
+  return True
 
 
 def write_jsonl(path: str, rows: Sequence[dict]) -> None:
@@ -136,6 +140,10 @@ def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
       warnings.simplefilter('ignore', RuntimeWarning)
       mat = np.nanmean(accuracy[runs], 0)
     im = ax2.imshow(100 * mat, vmin=0, vmax=100, cmap='viridis')
+    ax2.set_xticks(range(n_tasks))
+    ax2.set_yticks(range(n_tasks))
+    ax2.set_xticklabels(range(1, n_tasks + 1), fontsize=7)
+    ax2.set_yticklabels(range(1, n_tasks + 1), fontsize=7)
     ax2.set_xlabel('evaluated task j')
     ax2.set_ylabel('after training task i')
     ax2.set_title('R[i, j] (%)')
@@ -147,6 +155,61 @@ def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
                      va='center', fontsize=7, color='w')
     fig.colorbar(im, ax=ax2, fraction=0.046)
   fig.tight_layout()
+
+  def w(tmp):
+    fig.savefig(tmp, dpi=110, format='png')
+  _atomic(path, w)
+  plt.close(fig)
+
+
+class TensorBoard:
+  """TensorBoard event files, one folder per group of runs (swept value).
+
+  ``<workdir>/tensorboard/<group>/``: per epoch ``train/loss`` and
+  ``train/accuracy`` (mean over the group's runs, step = epochs trained);
+  per task ``accuracy/task_<j>`` and ``accuracy/average_seen`` (step =
+  tasks trained) and every evaluator's output. Written with tensorboardX
+  (no TensorFlow needed); view with ``tensorboard --logdir <workdir>``.
+  """
+
+  def __init__(self, workdir: str, groups: dict[str, np.ndarray]):
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self.groups = groups
+    self.writers = {
+        g: SummaryWriter(os.path.join(workdir, 'tensorboard',
+                                      (g or 'all').replace('/', '_')))
+        for g in groups}
+
+  def task(self, t: int, record) -> None:
+    """Logs everything measured in task ``t`` (0-based)."""
+    epochs = record.losses.shape[2]
+    for g, runs in self.groups.items():
+      w = self.writers[g]
+      for e in range(epochs):
+        step = t * epochs + e + 1
+        w.add_scalar('train/loss', float(np.mean(record.losses[runs, t, e])),
+                     step)
+        w.add_scalar('train/accuracy',
+                     float(np.mean(record.train_accuracy[runs, t, e])), step)
+      acc = record.accuracy[runs, t]
+      for j in range(acc.shape[1]):
+        if not np.isnan(acc[:, j]).any():
+          w.add_scalar(f'accuracy/task_{j + 1}', float(acc[:, j].mean()),
+                       t + 1)
+      w.add_scalar('accuracy/average_seen', float(acc[:, :t + 1].mean()),
+                   t + 1)
+      for name, v in record.evals.items():
+        w.add_scalar(f'evals/{name}', float(np.mean(v[runs, t])), t + 1)
+      w.flush()
+
+  def close(self) -> None:
+    for w in self.writers.values():
+      w.close()
+
+
+def save_figure(path: str, fig) -> None:
+  """Saves a matplotlib figure as PNG atomically and closes it."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   def w(tmp):
     fig.savefig(tmp, dpi=110, format='png')

@@ -12,6 +12,7 @@ from mpl_jax.train import optimizers
 RESETS = ('none', 'moments', 'all')
 EVAL_EVERY = ('epoch', 'task')
 REDUCTIONS = ('mean', 'sum')
+LEARNERS = ('gradient', 'erbp')
 
 
 class ConfigError(ValueError):
@@ -60,7 +61,7 @@ def validate_config(config) -> None:
   if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
     raise ConfigError(f'config.seed must be an integer >= 0, got {seed!r}.')
 
-  stream = choice(config, 'data.stream', streams_lib.STREAMS)
+  stream = choice(config, 'data.stream', streams_lib.STREAMS + ('items',))
   names = (list(require(config, 'data.datasets')) if stream == 'sequential'
            else [require(config, 'data.dataset')])
   if not names:
@@ -85,6 +86,9 @@ def validate_config(config) -> None:
     raise ConfigError(f'config.data.scale and .std must be > 0, got '
                       f'{scale!r}, {std!r}.')
 
+  if stream == 'items':
+    from mpl_jax.train import items  # pylint: disable=g-import-not-at-top
+    items.validate_items_config(config)
   try:
     models_lib.model_kwargs(require(config, 'model'))
     name, kwargs = optimizers.optimizer_kwargs(require(config, 'optimizer'))
@@ -98,9 +102,12 @@ def validate_config(config) -> None:
   lr = kwargs.get('learning_rate', 1.0)
   if isinstance(lr, (int, float)) and not lr > 0:
     raise ConfigError(f'config.optimizer.learning_rate must be > 0, got {lr}.')
-  meta = kwargs.get('meta', 0.0)
-  if isinstance(meta, (int, float)) and meta < 0:
-    raise ConfigError(f'config.optimizer.meta must be >= 0, got {meta}.')
+  try:  # rule-specific checks live in each rule's factory
+    optimizers.build_optimizer(config.optimizer)
+  except (ValueError, TypeError) as e:
+    raise ConfigError(f'config.optimizer ({name}): {e}') from None
+  choice(config, 'learner', LEARNERS)
+  choice(config, 'program', ('continual',))
 
   positive_int(config, 'protocol.epochs_per_task')
   positive_int(config, 'protocol.batch_size')
@@ -108,27 +115,35 @@ def validate_config(config) -> None:
   choice(config, 'protocol.reset_optimizer', RESETS)
   if not isinstance(require(config, 'protocol.per_task_bn'), bool):
     raise ConfigError('config.protocol.per_task_bn must be True or False.')
-  if 'eval_every' in config.protocol:
-    choice(config, 'protocol.eval_every', EVAL_EVERY)
-  if 'vectorize' in config.protocol:
-    choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
-  if 'eval_tasks' in config.protocol:
-    choice(config, 'protocol.eval_tasks', ('all', 'seen'))
-  if not isinstance(config.protocol.get('task_boundaries', True), bool):
-    raise ConfigError('config.protocol.task_boundaries must be True or False.')
-  if 'loss_reduction' in config.protocol:
-    choice(config, 'protocol.loss_reduction', REDUCTIONS)
+  choice(config, 'protocol.eval_every', EVAL_EVERY)
+  choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
+  choice(config, 'protocol.eval_tasks', ('all', 'seen'))
+  choice(config, 'protocol.progress', ('auto', 'epoch', 'task'))
+  for f in ('task_boundaries', 'tensorboard'):
+    if not isinstance(require(config, f'protocol.{f}'), bool):
+      raise ConfigError(f'config.protocol.{f} must be True or False.')
+  choice(config, 'protocol.loss_reduction', REDUCTIONS)
+  positive_int(config, 'protocol.steps_per_task', minimum=0)
+  positive_int(config, 'protocol.devices', minimum=0)
+  positive_number(config, 'protocol.divergence_factor')
 
-  ood = config.get('ood', None)
-  if ood and ood.get('dataset'):
-    if ood['dataset'] not in datasets_lib.DATASETS:
-      raise ConfigError(f'unknown ood dataset {ood["dataset"]!r}; known: '
-                        f'{sorted(datasets_lib.DATASETS)}.')
-  sweep = config.get('sweep', None)
-  if sweep and sweep.get('name'):
-    if sweep['name'] not in kwargs:
+  for ev, settings in require(config, 'evals').items():
+    if ev == 'items':
+      continue  # checked with the item protocol
+    if ev == 'ood_auc':
+      ds = require(config, 'evals.ood_auc.dataset')
+      if ds not in datasets_lib.DATASETS:
+        raise ConfigError(f'unknown config.evals.ood_auc.dataset {ds!r}; '
+                          f'known: {sorted(datasets_lib.DATASETS)}.')
+      positive_int(config, 'evals.ood_auc.test_subset', minimum=0)
+    else:
+      raise ConfigError(f'unknown evaluator config.evals.{ev}; known: '
+                        "['items', 'ood_auc'].")
+  sweep = require(config, 'sweep')
+  if sweep.name and stream != 'items':
+    if sweep.name not in kwargs:
       raise ConfigError(
-          f'config.sweep.name={sweep["name"]!r} is not an argument of '
+          f'config.sweep.name={sweep.name!r} is not an argument of '
           f'optimizer {name!r} set in config.optimizer ({sorted(kwargs)}).')
     values = list(sweep.get('values', ()))
     if not values or not all(isinstance(v, (int, float)) and

@@ -1,0 +1,207 @@
+"""A run survives damage and bad input: checkpoint fallback, workdir lock,
+clean failure, clear errors and warnings."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import default
+from mpl_jax.train import checkpoint
+from mpl_jax.train import evaluators
+from mpl_jax.train import metrics
+from mpl_jax.train import record as record_lib
+from mpl_jax.train import train
+from mpl_jax.train import validate
+from mpl_jax.train import workdir as workdir_lib
+
+
+def tiny_config(**over):
+  c = default.get_config()
+  c.name = 'tiny'
+  c.num_seeds = 2
+  c.data.dataset = 'digits'
+  c.data.num_tasks = 3
+  c.data.scale = 1.0 / 16.0
+  c.model.hidden = (32,)
+  c.protocol.epochs_per_task = 2
+  c.protocol.batch_size = 64
+  c.protocol.eval_batch_size = 128
+  c.plot = False
+  for k, v in over.items():
+    node = c
+    *path, last = k.split('.')
+    for p in path:
+      node = node[p]
+    node[last] = v
+  return c
+
+
+# -- checkpoints -------------------------------------------------------------
+
+def _tree():
+  return {'a': np.arange(6, dtype=np.float32).reshape(2, 3),
+          'b': (np.int32(3), np.ones(4, np.uint32))}
+
+
+def _truncate(path):
+  f = os.path.join(path, 'arrays.npz')
+  with open(f, 'rb') as fh:
+    data = fh.read()
+  with open(f, 'wb') as fh:
+    fh.write(data[:len(data) // 2])
+
+
+def _empty_manifest(path):
+  open(os.path.join(path, 'manifest.json'), 'w').close()
+
+
+def _missing_data(path):
+  os.remove(os.path.join(path, 'arrays.npz'))
+
+
+@pytest.mark.parametrize('damage, why', [
+    (_truncate, 'checksum'), (_empty_manifest, 'manifest.json is unreadable'),
+    (_missing_data, 'arrays.npz is missing')])
+def test_damaged_latest_checkpoint_falls_back(tmp_path, caplog, damage, why):
+  ck = checkpoint.Checkpointer(str(tmp_path))
+  t1, t2 = _tree(), jax.tree.map(lambda x: x + 1, _tree())
+  ck.save(1, t1)
+  ck.save(2, t2)
+  step, tree = ck.restore_latest(_tree())
+  assert step == 2
+  jax.tree.map(np.testing.assert_array_equal, tree, t2)
+  damage(str(tmp_path / 'step_000002'))
+  with caplog.at_level(logging.WARNING):
+    step, tree = ck.restore_latest(_tree())
+  assert step == 1
+  jax.tree.map(np.testing.assert_array_equal, tree, t1)
+  msgs = [r.getMessage() for r in caplog.records if 'damaged' in r.getMessage()]
+  assert len(msgs) == 1 and 'task 2' in msgs[0] and why in msgs[0]
+
+
+def test_checkpoints_are_pruned_and_temp_folders_ignored(tmp_path):
+  ck = checkpoint.Checkpointer(str(tmp_path), max_to_keep=2)
+  for s in (1, 2, 3):
+    ck.save(s, _tree())
+  os.makedirs(tmp_path / 'step_000004.tmp')  # a kill during a save
+  assert ck.steps() == [2, 3]
+  with pytest.raises(ValueError, match='another config'):
+    ck.restore_latest({'a': np.zeros((3, 3))})
+
+
+def test_resume_after_damaged_checkpoint_equals_uninterrupted(tmp_path):
+  c = tiny_config()
+  full = train.train_and_evaluate(c, str(tmp_path / 'full'))
+  part = str(tmp_path / 'part')
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(c, part, _interrupt_after_task=2)
+  _truncate(os.path.join(part, 'checkpoints', 'step_000002'))
+  resumed = train.train_and_evaluate(c, part)
+  assert resumed == full
+  np.testing.assert_array_equal(np.load(tmp_path / 'full' / 'accuracy.npy'),
+                                np.load(os.path.join(part, 'accuracy.npy')))
+
+
+# -- the workdir -------------------------------------------------------------
+
+def test_lock_refuses_a_second_run_and_recovers_a_stale_one(tmp_path):
+  with workdir_lib.locked(str(tmp_path)):
+    with pytest.raises(workdir_lib.WorkdirBusy, match=f'pid {os.getpid()}'):
+      with workdir_lib.locked(str(tmp_path)):
+        pass
+  assert not os.path.exists(tmp_path / workdir_lib.LOCK)
+  # A lock whose process is gone (a crash) is taken over.
+  dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+  dead.wait()
+  with open(tmp_path / workdir_lib.LOCK, 'w') as f:
+    json.dump({'pid': dead.pid, 'host': os.uname().nodename}, f)
+  with workdir_lib.locked(str(tmp_path)):
+    pass
+
+
+def test_busy_workdir_refused_before_training(tmp_path):
+  holder = subprocess.Popen([sys.executable, '-c',
+                             'import time; time.sleep(60)'])
+  try:
+    with open(tmp_path / workdir_lib.LOCK, 'w') as f:
+      json.dump({'pid': holder.pid, 'host': os.uname().nodename,
+                 'started': 'now'}, f)
+    with pytest.raises(workdir_lib.WorkdirBusy, match=str(holder.pid)):
+      train.train_and_evaluate(tiny_config(), str(tmp_path))
+    assert not os.path.exists(tmp_path / 'config.json')
+  finally:
+    holder.kill()
+
+
+def test_failure_before_first_checkpoint_leaves_nothing_blocking(tmp_path):
+  big = tiny_config(**{'protocol.batch_size': 5000})
+  with pytest.raises(validate.ConfigError,
+                     match=r'batch_size=5000 is larger than the \d+ training '
+                     r'examples of task 1'):
+    train.train_and_evaluate(big, str(tmp_path))
+  assert not os.path.exists(tmp_path / 'config.json')
+  assert not os.path.exists(tmp_path / workdir_lib.LOCK)
+  # Another config may now use the workdir (refused before the fix).
+  other = tiny_config(**{'data.num_tasks': 1, 'num_seeds': 1,
+                         'protocol.epochs_per_task': 1})
+  assert train.train_and_evaluate(other, str(tmp_path))['tasks_completed'] == 1
+
+
+def test_interrupt_says_how_to_resume(tmp_path, caplog):
+  c = tiny_config(**{'data.num_tasks': 2, 'num_seeds': 1})
+  with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(c, str(tmp_path), _interrupt_after_task=1)
+  text = ' '.join(r.getMessage() for r in caplog.records)
+  assert 'Tasks 1..1 are saved' in text and 'rerun the same command' in text
+
+
+# -- warnings, metrics on the device ------------------------------------------
+
+def test_divergence_and_below_chance_warnings(caplog):
+  rec = record_lib.RunRecord.empty(3, 2, 3, 3)
+  rec.losses[:, 0] = [[1.0, 2.0, 3.0], [1.0, 50.0, 500.0], [0.5, 0.4, 0.3]]
+  rec.train_accuracy[:, 0, -1] = [0.9, 0.05, 0.8]
+
+  class Layout:
+    seeds, values = (0, 1, 2), (None, None, None)
+
+  class Task:
+    class_mask = None
+
+  class Stream:
+    tasks, num_classes = [Task()], 10
+
+  with caplog.at_level(logging.WARNING):
+    train._warn_divergence(rec, 0, Layout, Stream, 100.0)
+  text = [r.getMessage() for r in caplog.records]
+  assert any('task 1' in m and 'grew more than 100x' in m and 'runs [1]' in m
+             for m in text)
+  assert any('Task 1: training accuracy' in m and 'below chance' in m and
+             'runs [1]' in m for m in text)
+
+
+def test_device_roc_auc_equals_the_numpy_metric():
+  rng = np.random.default_rng(0)
+  pos = np.round(rng.normal(0.5, 1, 300), 1)  # rounded: many ties
+  neg = np.round(rng.normal(0.0, 1, 200), 1)
+  np.testing.assert_allclose(
+      evaluators.roc_auc(jnp.asarray(pos), jnp.asarray(neg)),
+      metrics.roc_auc(pos, neg), rtol=1e-6)
+
+
+def test_summary_table_lists_each_group():
+  summ = {'sweep': {'name': 'meta', 'groups': {
+      'meta=0.0': {'average_accuracy': {'mean': 0.5, 'std': 0.01},
+                   'backward_transfer': {'mean': -0.2, 'std': 0.02}},
+      'meta=1.0': {'average_accuracy': {'mean': 0.7, 'std': 0.03},
+                   'backward_transfer': {'mean': -0.1, 'std': 0.01}}}}}
+  table = record_lib.summary_table(summ)
+  assert 'meta=0.0' in table and '50.00 ± 1.00' in table
+  assert '70.00 ± 3.00' in table and '-10.00 ± 1.00' in table
