@@ -200,101 +200,6 @@ def mix_kwargs(name: str, mixes_cfg: Any) -> dict[str, Any]:
 
 
 
-def _run_summary(out: dict[str, np.ndarray], init: dict[str, np.ndarray],
-                 sessions: items_lib.ItemSessions, threshold: float
-                 ) -> dict[str, Any]:
-  """Metrics of one run (see the module docstring)."""
-  mem = out['p_value'] < threshold  # [S, C]
-  adopted = out['p_fake'] < threshold
-  passes = sessions.pass_index
-  reps = int(passes[sessions.phase != items_lib.POISONING].max()) + 1
-  end = [int(np.flatnonzero(passes == p)[-1]) for p in range(reps)]
-  rep, poi = sessions.repeated, sessions.poisoned
-  m = {'memorised_init': int((init['p_value'] < threshold).sum()),
-       'memorised_after_pass': [int(mem[e].sum()) for e in end],
-       'memorised_sequential': int(mem[end[0]].sum()),
-       'memorised_repetition': int(mem[end[-1]].sum()),
-       'repeated_memorised_repetition': int(mem[end[-1]][rep].sum()),
-       'num_repeated': int(rep.sum()), 'num_poisoned': int(poi.sum())}
-  poison = np.flatnonzero(sessions.phase == items_lib.POISONING)
-  if len(poison):
-    last = mem[-1]
-    own = np.zeros(len(rep), bool)  # rejected right after its own session
-    for s in poison:
-      own[sessions.item[s]] = not adopted[s, sessions.item[s]]
-    kept_own = np.zeros(len(rep), bool)
-    for s in poison:
-      kept_own[sessions.item[s]] = mem[s, sessions.item[s]]
-    m.update(
-        memorised_after_poisoning=int(last.sum()),
-        repeated_kept=int(last[rep].sum()),
-        poisoned_kept=int(last[poi].sum()),
-        poisoned_rejected=int(own[poi].sum()),
-        poisoned_rejected_end=int((~adopted[-1])[poi].sum()),
-        poisoned_kept_and_rejected=int((own & kept_own)[poi].sum()),
-        poisoned_kept_and_rejected_end=int(
-            (last & ~adopted[-1])[poi].sum()))
-    if not rep.all():
-      m['unrepeated_kept'] = int(last[~rep].sum())
-    if not poi.all():
-      m['unpoisoned_kept'] = int(last[~poi].sum())
-  return m
-
-
-def _mean_std(values: list[Any]) -> dict[str, Any]:
-  a = np.asarray(values, np.float64)
-  return {'mean': a.mean(0).tolist(), 'std': a.std(0).tolist(),
-          'values': a.tolist()}
-
-
-def _plot(path: str, per_mix: dict[str, dict], curves: np.ndarray,
-          sessions: items_lib.ItemSessions, names: Sequence[str],
-          title: str) -> None:
-  """Bars (memorised items per phase and mix), memorised count per session."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
-  groups = [('memorised_sequential', 'after sequential'),
-            ('memorised_repetition', 'after repetition'),
-            ('repeated_kept', 'repeated kept\nafter poisoning'),
-            ('poisoned_rejected', 'poisoned\nrejected'),
-            ('poisoned_kept_and_rejected', 'poisoned kept\n& rejected')]
-  groups = [g for g in groups if g[0] in per_mix[names[0]]]
-  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.6),
-                                gridspec_kw={'width_ratios': [1.1, 1.6]})
-  width = 0.8 / len(names)
-  colors = plt.get_cmap('tab10')
-  for k, name in enumerate(names):
-    means = [per_mix[name][g]['mean'] for g, _ in groups]
-    stds = [per_mix[name][g]['std'] for g, _ in groups]
-    ax.bar(np.arange(len(groups)) + (k - (len(names) - 1) / 2) * width,
-           means, width, yerr=stds, capsize=2, label=name, color=colors(k))
-  ax.set_xticks(np.arange(len(groups)))
-  ax.set_xticklabels([g[1] for g in groups], fontsize=8)
-  ax.set_ylabel('items (mean ± std over seeds)')
-  ax.set_title(f'{title}: memorised items per phase')
-  ax.legend(fontsize=8)
-  # curves: [seeds, mixes, sessions] memorised counts.
-  x = np.arange(1, curves.shape[-1] + 1)
-  for k, name in enumerate(names):
-    m, s = curves[:, k].mean(0), curves[:, k].std(0)
-    ax2.plot(x, m, color=colors(k), lw=1.2, label=name)
-    ax2.fill_between(x, m - s, m + s, color=colors(k), alpha=0.2, lw=0)
-  for b in np.flatnonzero(np.diff(sessions.pass_index)) + 1.5:
-    ax2.axvline(b, color='0.8', lw=0.6, zorder=0)
-  ax2.set_xlim(0.5, curves.shape[-1] + 0.5)
-  ax2.set_xlabel('session (grey lines: passes; last block: poisoning)')
-  ax2.set_ylabel('memorised items')
-  ax2.set_title('memorised items after each session (mean ± std)')
-  ax2.legend(fontsize=8, ncol=2)
-  fig.tight_layout()
-
-  outputs.save_figure(path, fig)
-
-
-
-
 # ---------------------------------------------------------------------------
 # The memorisation evaluator.
 
@@ -387,14 +292,14 @@ class ItemsEvaluator:
       se = self.sessions[self.seeds.index(seeds[r])]
       if done < se.num_sessions:
         return {'items': {'sessions_completed': done}}
-      m = _run_summary({key: v[k] for key, v in values.items()},
+      m = metrics_lib.item_protocol_metrics({key: v[k] for key, v in values.items()},
                        {key: v[k] for key, v in init.items()}, se,
                        self.threshold)
       m['deviation_after_first_session'] = float(
           values['deviation_mean'][k, 0])
       m['frozen_fraction_end'] = float(values['frozen_fraction'][k, -1])
       per_run.append(m)
-    return {'items': {key: _mean_std([m[key] for m in per_run])
+    return {'items': {key: metrics_lib.mean_std_values([m[key] for m in per_run])
                       for key in per_run[0]}}
 
   def plot(self, workdir, values, per_group, groups, title) -> None:
@@ -406,7 +311,7 @@ class ItemsEvaluator:
                         ).sum(-1) for g in names], 1)
     short = [n.split('=', 1)[-1] for n in names]
     per_mix = {s: per_group[g]['items'] for s, g in zip(short, names)}
-    _plot(os.path.join(workdir, 'items.png'), per_mix, curves,
+    outputs.plot_items(os.path.join(workdir, 'items.png'), per_mix, curves,
           self.sessions[0], short, title)
 
 

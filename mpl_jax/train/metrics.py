@@ -21,11 +21,13 @@ Metrics of a stream with one task are NaN where undefined.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from mpl_jax.data.items import POISONING
 
 
 def average_accuracy(r: np.ndarray) -> np.ndarray:
@@ -163,3 +165,55 @@ def shuffle_test(pred: jax.Array, labels: jax.Array, shuffled: jax.Array,
   p = (1.0 + exceed) / (1.0 + shuffled.shape[0])
   frac = observed / jnp.maximum(total, 1)
   return frac.astype(jnp.float32), p.astype(jnp.float32)
+
+
+# The item protocol (Lee et al.): counts of items per phase, see
+# mpl_jax.train.items.
+
+
+def item_protocol_metrics(out: dict[str, np.ndarray],
+                          init: dict[str, np.ndarray], sessions: Any,
+                          threshold: float) -> dict[str, Any]:
+  """Metrics of one run (see the module docstring)."""
+  mem = out['p_value'] < threshold  # [S, C]
+  adopted = out['p_fake'] < threshold
+  passes = sessions.pass_index
+  reps = int(passes[sessions.phase != POISONING].max()) + 1
+  end = [int(np.flatnonzero(passes == p)[-1]) for p in range(reps)]
+  rep, poi = sessions.repeated, sessions.poisoned
+  m = {'memorised_init': int((init['p_value'] < threshold).sum()),
+       'memorised_after_pass': [int(mem[e].sum()) for e in end],
+       'memorised_sequential': int(mem[end[0]].sum()),
+       'memorised_repetition': int(mem[end[-1]].sum()),
+       'repeated_memorised_repetition': int(mem[end[-1]][rep].sum()),
+       'num_repeated': int(rep.sum()), 'num_poisoned': int(poi.sum())}
+  poison = np.flatnonzero(sessions.phase == POISONING)
+  if len(poison):
+    last = mem[-1]
+    own = np.zeros(len(rep), bool)  # rejected right after its own session
+    for s in poison:
+      own[sessions.item[s]] = not adopted[s, sessions.item[s]]
+    kept_own = np.zeros(len(rep), bool)
+    for s in poison:
+      kept_own[sessions.item[s]] = mem[s, sessions.item[s]]
+    m.update(
+        memorised_after_poisoning=int(last.sum()),
+        repeated_kept=int(last[rep].sum()),
+        poisoned_kept=int(last[poi].sum()),
+        poisoned_rejected=int(own[poi].sum()),
+        poisoned_rejected_end=int((~adopted[-1])[poi].sum()),
+        poisoned_kept_and_rejected=int((own & kept_own)[poi].sum()),
+        poisoned_kept_and_rejected_end=int(
+            (last & ~adopted[-1])[poi].sum()))
+    if not rep.all():
+      m['unrepeated_kept'] = int(last[~rep].sum())
+    if not poi.all():
+      m['unpoisoned_kept'] = int(last[~poi].sum())
+  return m
+
+
+def mean_std_values(values: list[Any]) -> dict[str, Any]:
+  """Mean, std and the values themselves (lists allowed: per pass)."""
+  a = np.asarray(values, np.float64)
+  return {'mean': a.mean(0).tolist(), 'std': a.std(0).tolist(),
+          'values': a.tolist()}
