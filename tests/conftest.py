@@ -5,6 +5,7 @@ import os
 import pytest
 
 from mpl_jax.data import datasets
+from mpl_jax.data import provision
 
 DEBIAN_DIR = datasets.DEBIAN_FASHION_MNIST_DIR
 
@@ -26,6 +27,6 @@ def fmnist_data_dir(tmp_path_factory):
     raise AssertionError('the offline route must not probe the network')
 
   with pytest.MonkeyPatch.context() as mp:
-    mp.setattr(datasets, '_network_reachable', no_network)
+    mp.setattr(provision, 'network_reachable', no_network)
     datasets.prepare_dataset('fashion_mnist', data_dir=data_dir)
   return data_dir
