@@ -55,6 +55,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 # associative recall) have their own programs.
 PROGRAMS = {
     'continual': 'mpl_jax.train.train:train_and_evaluate',
+    'calcium': 'mpl_jax.neuro.experiments:run_calcium',
+    'assoc': 'mpl_jax.neuro.experiments:run_assoc',
 }
 
 
