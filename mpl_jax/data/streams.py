@@ -27,7 +27,7 @@ class Task:
   """One task for every seed (leading axis ``S`` of each array).
 
   Attributes:
-    name: a readable name (``'perm-3'``, ``'fashion_mnist'``).
+    name: a readable name (``'perm-3'``: the third task, ``'fashion_mnist'``).
     dataset: index into :attr:`TaskStream.datasets`.
     train_idx: ``int32[S, n]`` indices into the base training images.
     train_y: ``int32[S, n]`` labels to train on.
@@ -135,7 +135,8 @@ def permuted_stream(dataset: ArrayDataset, num_tasks: int,
   tasks = []
   for t in range(num_tasks):
     tasks.append(Task(
-        name=('original' if t == 0 and not permute_first else f'perm-{t}'),
+        name=('original' if t == 0 and not permute_first else
+              f'perm-{t + 1}'),
         dataset=0,
         train_idx=tr_idx, train_y=dataset.train_y[tr_idx],
         test_idx=te_idx, test_y=dataset.test_y[te_idx],
@@ -271,7 +272,7 @@ def split_stream(dataset: ArrayDataset, seeds: Sequence[int], *,
         mask[i, cls] = True
     names = '-'.join(str(k) for k in per_seed[0][0])
     tasks.append(Task(name=f'classes-{names}' if class_order == 'fixed' else
-                      f'split-{t}', dataset=0, train_idx=tr_idx,
+                      f'split-{t + 1}', dataset=0, train_idx=tr_idx,
                       train_y=tr_y.astype(np.int32), test_idx=te_idx,
                       test_y=te_y.astype(np.int32), pixel_perm=ident,
                       class_mask=mask))

@@ -183,7 +183,7 @@ def write(workdir: str, record: RunRecord, done: int, task_names, seeds,
   if plot:
     outputs.plot_accuracy(j('accuracy.png'), record.curves, record.points,
                           record.accuracy, groups,
-                          [f'{t + 1}: {n}' for t, n in enumerate(task_names)],
+                          list(task_names),
                           title=title)
     per_group = (summ['sweep']['groups'] if 'sweep' in summ
                  else {'': summ})
