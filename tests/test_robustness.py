@@ -205,3 +205,29 @@ def test_summary_table_lists_each_group():
   table = record_lib.summary_table(summ)
   assert 'meta=0.0' in table and '50.00 ± 1.00' in table
   assert '70.00 ± 3.00' in table and '-10.00 ± 1.00' in table
+
+
+def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path):
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  cmd = [sys.executable, '-m', 'launch.main', '--config=configs/quickstart.py',
+         f'--workdir={tmp_path}', '--config.num_seeds=1',
+         '--config.data.num_tasks=30', '--config.model.hidden=(16,)',
+         '--config.protocol.epochs_per_task=1', '--config.sweep.name=',
+         '--config.plot=False', '--config.protocol.tensorboard=False']
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=root,
+             PYTHONUNBUFFERED='1')
+  p = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+  lines = []
+  for line in p.stdout:
+    lines.append(line)
+    if 'task 2/30' in line:
+      p.send_signal(15)  # SIGTERM, as a scheduler would
+      break
+  out = ''.join(lines) + p.communicate(timeout=300)[0]
+  assert p.returncode == 130, out[-2000:]
+  assert 'rerun the same command to resume' in out
+  assert 'Traceback' not in out
+  assert not os.path.exists(tmp_path / workdir_lib.LOCK)
+  done = checkpoint.Checkpointer(str(tmp_path / 'checkpoints')).steps()
+  assert done and done[-1] >= 2
