@@ -382,8 +382,10 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
   summ = (write(n_tasks) if primary else record_lib.summary(
       record, n_tasks, groups, layout.seeds, layout.sweep_name, evaluators))
   logging.info('Finished %d tasks x %d runs in %.1fs. Mean ± std over seeds:'
-               '\n%s\nOutputs in %s (summary.json, accuracy.png, '
-               'metrics.jsonl, accuracy.npy, tensorboard/).', n_tasks,
-               layout.num_runs, time.time() - t_run,
-               record_lib.summary_table(summ), os.path.abspath(workdir))
+               '\n%s\nOutputs in %s (summary.json, %smetrics.jsonl, '
+               'accuracy.npy%s).', n_tasks, layout.num_runs,
+               time.time() - t_run, record_lib.summary_table(summ),
+               os.path.abspath(workdir),
+               'accuracy.png, ' if config.plot else '',
+               ', tensorboard/' if p.tensorboard else '')
   return summ
