@@ -1,0 +1,62 @@
+r"""MNIST subset then Fashion-MNIST, BNN: beaker optimizer vs metaplastic Adam (SPEC-more §3b).
+
+  python -m launch.main --config=configs/mnist_fmnist_beakers.py:METHOD \
+      --workdir=runs/m2f_METHOD
+
+METHOD is
+  beaker  ``beaker_metaplastic_adam``: Laborieux's ``Adam_bk`` (4 beakers,
+          tube ratios 1e-2..1e-5, areas 1/2/4/8, feedback 5e-3 toward the
+          last beaker, metaplastic gate on that beaker's inflow; weight
+          matrices only, biases and BatchNorm plain Adam); one optimizer for
+          the whole stream, as the reference (no reset);
+  meta    ``metaplastic_adam`` (``Adam_meta``), Adam moments reset at the
+          task boundary, as the reference.
+
+Both: binarized MLP 784-256-256-10 (sign weights and activations, BatchNorm,
+no biases; the reference uses 4096-4096), lr 0.005, batch 100, 1000 steps per
+task; task A = the bundled 5000-image MNIST subset (4000 train / 1000 test),
+task B = Fashion-MNIST, one shared 10-way head. meta swept over {0, 1.35, 10}
+inside the program (for ``beaker`` it gates the last beaker only), 5 seeds
+each (15 runs per program). meta = 10 because with 1000 steps per task the
+hidden weights stay small and 1.35 barely acts (configs/quickstart.py).
+
+Expected: not published (``Adam_bk`` is experimental code behind a flag, not
+in the paper; SPEC-more §3b). The beakers' couplings are in steps (not scaled
+by the learning rate): the weight relaxes toward beaker 1 in ~100 steps,
+beaker 2 acts over ~4000 steps, beaker 3 over ~10^5; within 2000 steps the
+feedback toward beaker 3 pulls weights back toward their initial values.
+Measured (2-core CPU, jax 0.10.2): see BUILD.md and the report of the change
+that added this file.
+"""
+
+from configs import default
+
+METHODS = ('beaker', 'meta')
+
+
+def get_config(arg: str = 'beaker'):
+  method = (arg or 'beaker').strip()
+  if method not in METHODS:
+    raise ValueError(f'method must be one of {METHODS}, got {method!r}')
+  c = default.get_config()
+  c.name = f'mnist_fmnist_{method}'
+  c.num_seeds = 5
+  c.data.stream = 'sequential'
+  c.data.datasets = ('mnist_5k', 'fashion_mnist')
+  c.model.hidden = (256, 256)
+  if method == 'beaker':
+    c.optimizer = dict(name='beaker_metaplastic_adam', learning_rate=0.005,
+                       meta=1.35, beakers=4, ratios=(1e-2, 1e-3, 1e-4, 1e-5),
+                       areas=(1.0, 2.0, 4.0, 8.0), feedback=5e-3,
+                       weight_decay=0.0)
+    c.protocol.reset_optimizer = 'none'
+  else:
+    c.optimizer = dict(name='metaplastic_adam', learning_rate=0.005,
+                       meta=1.35, weight_decay=0.0)
+    c.protocol.reset_optimizer = 'moments'
+  c.protocol.steps_per_task = 1000
+  c.protocol.batch_size = 100
+  c.protocol.eval_every = 'task'
+  c.sweep.name = 'meta'
+  c.sweep.values = (0.0, 1.35, 10.0)
+  return c
