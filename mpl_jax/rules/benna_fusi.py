@@ -148,7 +148,10 @@ def scale_by_benna_fusi(
 
   Memory: the state holds ``beakers - 1`` copies of every selected parameter
   (``u_2..u_n``; the weight is ``u_1``, the leak is not stored) and a
-  counter. Each step costs about ``beakers`` elementwise passes per weight.
+  counter. A Gauss-Seidel step costs about one elementwise pass per beaker
+  and updates the beakers in place; a Jacobi step reads levels its sweep has
+  already overwritten, so XLA keeps a copy of each (about twice the cost;
+  see ``benchmarks/bench_new_rules.py``).
 
   Args:
     beakers: the number of beakers ``n >= 0`` (static: it sets the state's
@@ -340,7 +343,9 @@ def benna_fusi_adam(
 
   then the chain of :func:`scale_by_benna_fusi` with coupling scale
   :math:`\eta_t`. ``beakers=0`` is Adam with PyTorch's epsilon
-  (:func:`mpl_jax.scale_by_adam_pytorch` then ``-lr``).
+  (:func:`mpl_jax.scale_by_adam_pytorch` then ``-lr``). The coupling's bias
+  correction follows the chain's own step count, which a trainer's reset of
+  the Adam moments at a task boundary does not restart.
 
   Args:
     learning_rate: a scalar or a schedule.
