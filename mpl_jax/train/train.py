@@ -46,6 +46,7 @@ from mpl_jax.data import streams as streams_lib
 from mpl_jax.rules import mixture as mixture_lib
 from mpl_jax.train import checkpoint as ckpt_lib
 from mpl_jax.train import evaluators as evaluators_lib
+from mpl_jax.train import keys as keys_lib
 from mpl_jax.train import learner as learner_lib
 from mpl_jax.train import optimizers
 from mpl_jax.train import outputs
@@ -87,7 +88,8 @@ def make_learner(config, stream: streams_lib.TaskStream,
   """The learner of ``config.learner`` for ``stream``."""
   if config.learner == 'erbp':
     from mpl_jax.train import spiking  # pylint: disable=g-import-not-at-top
-    return spiking.make_erbp_learner(config, stream, sweep_name)
+    return _SeededLearner(spiking.make_erbp_learner(config, stream,
+                                                    sweep_name))
   sizes = (stream.input_dim, *config.model.hidden, stream.num_classes)
   make_model = lambda rngs: build_model(config.model, sizes, rngs)
   model = make_model(nnx.Rngs(0))
@@ -111,6 +113,25 @@ def make_learner(config, stream: streams_lib.TaskStream,
       per_task_bn=p.per_task_bn, num_tasks=stream.num_tasks,
       bn_param_mask=learner_lib.bn_param_mask(model, nnx.as_pure(params)),
       sweep=sweep_name, steps_per_epoch=steps)
+
+
+class _SeededLearner:
+  """A learner whose ``init``/``start_task`` take keys, given seeds: its
+  init key is stream ``'init'``, its key at task ``t`` stream ``'rule'``
+  (the learner derives every other key below these)."""
+
+  def __init__(self, inner):
+    self._inner = inner
+
+  def __getattr__(self, name):
+    return getattr(self._inner, name)
+
+  def init(self, seed, sweep_value=None):
+    return self._inner.init(keys_lib.stream_key(seed, 'init'), sweep_value)
+
+  def start_task(self, state, seed, task, sweep_value=None):
+    return self._inner.start_task(
+        state, keys_lib.stream_key(seed, 'rule', task), task, sweep_value)
 
 
 class _Data:
