@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mpl_jax.rules import _common
+from mpl_jax.rules import reseed
 
 
 def small_mlp_params(seed=0, scale=1.0):
@@ -59,7 +59,7 @@ def seeded_init(tx, keys, stacked_params):
   (``None``: left with the factory key, as a plain vmapped init)."""
   if keys is None:
     return jax.vmap(tx.init)(stacked_params)
-  return jax.vmap(lambda k, p: _common.reseed(tx.init(p), k))(
+  return jax.vmap(lambda k, p: reseed(tx.init(p), k))(
       keys, stacked_params)
 
 
@@ -80,7 +80,7 @@ def reseeded_scan(tx, grads, tasks):
       g, t = inputs
       u, state = tx.update(g, state, p, task_id=t)
       return (optax.apply_updates(p, u), state), u
-    state = _common.reseed(tx.init(params), key)
+    state = reseed(tx.init(params), key)
     (params, state), updates = jax.lax.scan(body, (params, state),
                                             (stacked, tasks))
     return params, state, updates

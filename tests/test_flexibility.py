@@ -14,8 +14,7 @@ import numpy as np
 import optax
 import pytest
 
-from mpl_jax.rules import _common
-from mpl_jax.rules._common import cond_any as _cond_any
+from mpl_jax.rules import reseed
 from mpl_jax.rules.flexibility import flexibility_factor
 from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd
@@ -443,38 +442,6 @@ def test_composes_with_chain_masked_and_multisteps():
 # ------------------------------------------- the vmap-aware conditional
 
 
-def test_conditional_stays_a_branch_under_vmap():
-  calls = []
-
-  def true_fn(x, k):
-    jax.debug.callback(lambda: calls.append(1))
-    return x + jax.random.uniform(k, x.shape)
-
-  def false_fn(x, k):
-    del k
-    return x
-
-  f = jax.jit(jax.vmap(lambda p, x, k: _cond_any(p, true_fn, false_fn, x, k)))
-  x = np.zeros((3, 4), np.float32)
-  keys = jax.random.split(jax.random.PRNGKey(0), 3)
-  out = np.asarray(f(np.array([False, False, False]), x, keys))
-  np.testing.assert_array_equal(out, x)
-  assert not calls  # no element needs it: the draw is skipped
-  out = np.asarray(f(np.array([False, True, False]), x, keys))
-  assert calls
-  np.testing.assert_array_equal(out[[0, 2]], 0.0)
-  single = jax.jit(lambda x, k: _cond_any(True, true_fn, false_fn, x, k))
-  np.testing.assert_array_equal(out[1], single(x[1], keys[1]))
-  # Nested vmap, and an unbatched operand.
-  g = jax.jit(jax.vmap(jax.vmap(
-      lambda p, x, k: _cond_any(p, true_fn, false_fn, x, k),
-      in_axes=(0, None, 0)), in_axes=(0, None, None)))
-  out = np.asarray(g(np.array([[False, True, False], [False] * 3]), x[0],
-                     keys))
-  np.testing.assert_array_equal(out[0, 1], single(x[0], keys[1]))
-  np.testing.assert_array_equal(out[[0, 0, 1, 1, 1], [0, 2, 0, 1, 2]], 0.0)
-
-
 def test_rule_inside_switch_with_batched_index():
   # lax.switch with a batched index batches every array its branches use,
   # constants included; the rule's vmap-aware conditional must accept that.
@@ -509,8 +476,8 @@ def test_vmapped_seeds_at_different_steps():
 
   @jax.jit
   def fresh_and_advanced(p):
-    fresh = _common.reseed(tx.init(p), keys[0])
-    advanced = tx.update(p, _common.reseed(tx.init(p), keys[1]), p,
+    fresh = reseed(tx.init(p), keys[0])
+    advanced = tx.update(p, reseed(tx.init(p), keys[1]), p,
                          task_id=0)[1]
     return fresh, advanced
 

@@ -8,7 +8,6 @@ import optax
 import pytest
 
 import mpl_jax
-from mpl_jax.rules import _common
 from _transform_checks import assert_steps_compile_once
 
 
@@ -267,23 +266,3 @@ def test_dtype_preserved():
   tx = mpl_jax.scale_by_metaplasticity(1.35)
   out, _ = tx.update(grads, tx.init(params), params)
   chex.assert_trees_all_equal_dtypes(out, grads)
-
-
-def test_reseed_gives_each_seed_its_own_keys():
-  class KeyedState(tuple):
-    pass
-
-  from typing import NamedTuple
-
-  class S(NamedTuple):
-    key: jax.Array
-    x: jax.Array
-
-  state = (S(jnp.zeros(2, jnp.uint32), jnp.ones(3)),
-           {'inner': S(jnp.zeros(2, jnp.uint32), jnp.ones(1))})
-  keys = jax.random.split(jax.random.PRNGKey(0), 4)
-  out = jax.vmap(lambda k: _common.reseed(state, k))(keys)
-  k0, k1 = out[0].key, out[1]['inner'].key
-  assert len({tuple(np.asarray(k)) for k in k0}) == 4  # differ across seeds
-  assert not np.array_equal(k0, k1)  # differ across rules in one state
-  chex.assert_trees_all_equal(out[0].x, jnp.ones((4, 3)))
