@@ -34,7 +34,9 @@ Background of the other ``M - 1`` patterns, exactly decomposed with
 
 with ``rho`` and ``e`` uncorrelated. The shared ``rho_i`` (row i as post
 with alpha, column i as pre with beta) is the correlation; the covariance
-rule has alpha = beta = 0.
+rule has alpha = beta = 0. (``e_ij = e_ji``: the interaction term of a
+reciprocal pair is one; every decoder here treats the two as independent
+noise, an approximation they share [P].)
 
 Decoders (log P(W | x)); D = W - mu_B - Omega(x) off the diagonal:
 

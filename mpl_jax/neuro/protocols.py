@@ -65,19 +65,18 @@ def train(offset, isi, num) -> Train:
   return Train(o.astype(np.int32), i.astype(np.int32), m.astype(np.int32))
 
 
-def simulate(p: CalciumParams, num_steps: int, pre: Train, post: Train,
-             clamp, end, state: ca_lib.SynapseState | None = None,
-             unroll: int = 8):
-  """Scans :func:`calcium.synapse_step` over ``num_steps`` (one lane).
+def simulate(p: CalciumParams, num_steps, pre: Train, post: Train, clamp,
+             end, state: ca_lib.SynapseState | None = None):
+  """Runs :func:`calcium.synapse_step` for ``num_steps`` steps (one lane).
 
   Args:
     p: parameters (scalar fields; vmap to sweep them).
-    num_steps: steps to scan (static; the longest lane's end).
+    num_steps: steps to run (may be traced: a ``fori_loop`` with a dynamic
+      trip count, so new sweep lengths do not recompile).
     pre, post: presynaptic spike and BPAP-arrival trains of this lane.
     clamp: holding voltage (NaN: none).
     end: the lane's last step + 1; later steps leave the state unchanged.
     state: initial state (default :func:`calcium.init_state`).
-    unroll: ``lax.scan`` unroll factor.
 
   Returns:
     The final :class:`SynapseState` (at step ``end``).
@@ -85,35 +84,33 @@ def simulate(p: CalciumParams, num_steps: int, pre: Train, post: Train,
   if state is None:
     state = ca_lib.init_state(p)
 
-  def step(s, n):
+  def step(n, s):
     new, _ = ca_lib.synapse_step(s, p, spikes_at(n, pre), spikes_at(n, post),
                                  clamp)
     live = n < end
-    return jax.tree.map(lambda a, b: jnp.where(live, a, b), new, s), None
+    return jax.tree.map(lambda a, b: jnp.where(live, a, b), new, s)
 
-  final, _ = jax.lax.scan(step, state, jnp.arange(num_steps, dtype=jnp.int32),
-                          unroll=unroll)
-  return final
+  return jax.lax.fori_loop(jnp.int32(0), jnp.asarray(num_steps, jnp.int32),
+                           step, state)
 
 
-@functools.partial(jax.jit, static_argnames=('num_steps', 'unroll'))
-def _run_lanes(p, num_steps, pre, post, clamp, end, unroll=8):
+@jax.jit
+def _run_lanes(p, num_steps, pre, post, clamp, end):
   """Vmaps :func:`simulate` over the leading axis of every lane argument."""
   in_axes = (0 if _batched(p) else None, None, 0, 0, 0, 0)
-  run = jax.vmap(lambda *a: simulate(*a, unroll=unroll), in_axes=in_axes)
-  return run(p, num_steps, pre, post, clamp, end)
+  return jax.vmap(simulate, in_axes=in_axes)(p, num_steps, pre, post, clamp,
+                                            end)
 
 
 def _batched(p) -> bool:
   return any(np.ndim(x) > 0 for x in p)
 
 
-def run_lanes(p: CalciumParams, pre: Train, post: Train, clamp, end,
-              unroll: int = 8):
+def run_lanes(p: CalciumParams, pre: Train, post: Train, clamp, end):
   """Runs lanes (leading axis) to their ends; returns the final states."""
   end = np.asarray(end, np.int32)
   clamp = np.broadcast_to(np.asarray(clamp, np.float32), end.shape)
-  return _run_lanes(p, int(end.max()), pre, post, clamp, end, unroll=unroll)
+  return _run_lanes(p, np.int32(end.max()), pre, post, clamp, end)
 
 
 def _ratio(p, final):
@@ -178,27 +175,25 @@ def _phase_arrays(p: CalciumParams, phases):
   return train(np.full(rates.shape, delay), isi, num), steps
 
 
-@functools.partial(jax.jit,
-                   static_argnames=('phase_steps', 'test_steps', 'num_f'))
-def _sliding_program(p, post, ends, test_pre, test_ends, phase_steps,
-                     test_steps, num_f):
+@functools.partial(jax.jit, static_argnames=('num_f',))
+def _sliding_program(p, post, ends, test_pre, test_ends, num_f):
   """Conditioning phases then the frozen-g rate test, one program."""
   no_spike = Train(*(jnp.zeros_like(a[:, 0]) for a in post))
   clamp = jnp.full(ends.shape[:1], jnp.nan, jnp.float32)
   g = jnp.full(ends.shape[:1], p.g_nmda, jnp.float32)
-  for j, n_steps in enumerate(phase_steps):
-    if n_steps == 0:
-      continue
+  for j in range(ends.shape[1]):
     state = jax.vmap(lambda gg: ca_lib.init_state(p)._replace(g_nmda=gg))(g)
     trains = Train(*(a[:, j] for a in post))
-    run = jax.vmap(lambda *a: simulate(p, n_steps, *a), in_axes=0)
+    run = jax.vmap(lambda *a: simulate(p, jnp.max(ends[:, j]), *a),
+                   in_axes=0)
     g = run(no_spike, trains, clamp, ends[:, j], state).g_nmda
   frozen = p._replace(k_plus=0.0, k_minus=0.0)
   state = jax.vmap(lambda gg: ca_lib.init_state(frozen)._replace(g_nmda=gg))(
       jnp.repeat(g, num_f))
   lanes = test_ends.shape[0]
   silent = Train(*(jnp.zeros((lanes,), jnp.int32) for _ in range(3)))
-  run = jax.vmap(lambda *a: simulate(frozen, test_steps, *a), in_axes=0)
+  run = jax.vmap(lambda *a: simulate(frozen, jnp.max(test_ends), *a),
+                 in_axes=0)
   final = run(test_pre, silent, jnp.full((lanes,), jnp.nan, jnp.float32),
               test_ends, state)
   return g, final.w / p.w_init
@@ -223,23 +218,23 @@ def sliding_threshold(p: CalciumParams, freqs_hz: Sequence[float],
   isi = np.tile(isi_steps(f, p.dt), c_n)
   pre = train(np.zeros(isi.shape), isi, num_pulses)
   test_ends = (pre.isi * pre.num).astype(np.int32)
-  phase_steps = tuple(int(x) for x in steps.max(axis=0))
   g, ratio = _sliding_program(p, post, steps.astype(np.int32), pre,
-                              test_ends, phase_steps, int(test_ends.max()),
-                              f_n)
+                              test_ends, f_n)
   return g, ratio.reshape(c_n, f_n)
 
 
-def crossover(freqs, ratio):
-  """The rate where a curve first crosses 1 upward after its minimum.
+def crossover(freqs, ratio, log: bool = True):
+  """Where a curve first crosses 1 upward after its minimum.
 
-  Interpolated linearly in log-frequency; NaN if it never crosses.
+  Interpolated linearly (in log-x with ``log``); NaN if it never crosses.
   """
-  f = np.log(np.asarray(freqs, np.float64))
+  f = np.asarray(freqs, np.float64)
+  f = np.log(f) if log else f
   r = np.asarray(ratio, np.float64)
   start = int(np.argmin(r))
   for i in range(start, r.size - 1):
     if r[i] < 1.0 <= r[i + 1]:
       t = (1.0 - r[i]) / (r[i + 1] - r[i])
-      return float(np.exp(f[i] + t * (f[i + 1] - f[i])))
+      x = f[i] + t * (f[i + 1] - f[i])
+      return float(np.exp(x) if log else x)
   return float('nan')

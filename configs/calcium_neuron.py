@@ -1,0 +1,62 @@
+r"""An integrate-and-fire neuron with 100 calcium synapses: metaplasticity on/off.
+
+  python -m launch.main --config=configs/calcium_neuron.py --workdir=runs/calcium_neuron
+
+Yeung, Blais, Cooper & Shouval (NIPS 2003, PNAS 2004): the calcium rule
+alone is unstable in a neuron; the metaplastic NMDA conductance (down-
+regulated by postsynaptic depolarisation) stabilises the rate and lets
+synapses compete. Every detail here is unconfirmed [U] (SPEC-more §4) and
+is this library's choice (``mpl_jax.neuro.neuron``):
+
+* Neuron: tau_m 20 ms, threshold -55, reset -65 mV, refractory 2 ms;
+  current-based AMPA drive (tau 5 ms), ``syn_gain`` 4 mV per unit weight
+  and spike; dendritic voltage at the synapses = membrane + BPAP (2 ms
+  delay). The weight scales the AMPA drive only (NMDA calcium does not
+  depend on it, as in the 2002 model).
+* Synapses: the Plasticnet preset (Omega = sig(Ca-0.4, 20) -
+  0.5 sig(Ca-0.25, 60), eta = eta_linear Ca, lambda = 0, tau_Ca 20 ms,
+  BPAP 60 mV 0.75/0.25 with 3/30 ms, g(0) = -0.0025, g_t = -0.0045) with
+  ``eta_linear`` 3e-3 /(ms uM) instead of the source's 0.02 (slower, less
+  noisy learning), weights clipped to [0, 1], start 0.5.
+* Metaplasticity: k+ = 2e-4 /ms, k- = 2e-6 /(ms mV^2) (chosen by a sweep:
+  k- <= 3e-7 still runs away, >= 5e-6 silences the neuron); off: k = 0.
+* Input: 100 Poisson inputs at 10 Hz in two groups of 50; group 1 is
+  correlated (each input copies a shared Poisson event train with
+  probability 0.5), group 2 independent. ``neuron.rate_1/rate_2`` give
+  groups of different rates instead.
+
+Both runs (metaplasticity on and off) are two lanes of one vmapped
+program: 120 s at dt = 0.1 ms, recorded every 100 ms. Outputs:
+``neuron.png`` (group-mean weights, rate, |g_N| over time, final weight
+histograms), ``results.npz``, ``summary.json``.
+
+Expected: off, the weights of both groups run away to the upper bound and
+the rate climbs; on, the rate settles and the weights become bimodal:
+the correlated group near the upper bound, the other near zero.
+
+Measured (2-core shared CPU, jax 0.10.2): see MEASURED below.
+"""
+
+import ml_collections
+
+MEASURED = """(filled in after the run)"""
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """The multi-synapse neuron, metaplasticity on and off."""
+  c = ml_collections.ConfigDict()
+  c.program = 'calcium'
+  c.name = 'calcium_neuron'
+  c.preset = 'plasticnet'
+  c.params = ml_collections.ConfigDict()
+  c.protocols = ('neuron',)
+  c.neuron = ml_collections.ConfigDict(dict(
+      num_inputs=100, group_size=50, rate_1=10.0, rate_2=10.0, corr_1=0.5,
+      corr_2=0.0, syn_gain=4.0, tau_m=20.0, v_thresh=-55.0, v_reset=-65.0,
+      t_ref=2.0, tau_syn=5.0, w0=0.5, duration_s=120.0, record_ms=100.0,
+      seed=0, metaplastic=(True, False),
+      params=ml_collections.ConfigDict(dict(
+          eta_linear=3e-3, epsp_scale=0.0, w_min=0.0, w_max=1.0,
+          bpap_delay=2.0, k_plus=2e-4, k_minus=2e-6))))
+  c.plot = True
+  return c
