@@ -10,12 +10,14 @@ from flax import nnx
 from mpl_jax.models import bayesian
 from mpl_jax.models import binary
 from mpl_jax.models import quantized
+from mpl_jax.snn import spiking_mlp
 
 MODELS: dict[str, Callable[..., nnx.Module]] = {
     'binary_mlp': binary.BinaryMLP,
     'mlp': binary.MLP,
     'bayesian_mlp': bayesian.BayesianMLP,
     'quantized_mlp': quantized.QuantizedMLP,
+    'spiking_mlp': spiking_mlp.SpikingMLP,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Mapping
 
+import jax.numpy as jnp
 import optax
 
 from mpl_jax.rules import baselines
@@ -21,6 +22,7 @@ from mpl_jax.rules import flexibility
 from mpl_jax.rules import mesu as mesu_lib
 from mpl_jax.rules import metaplasticity
 from mpl_jax.rules import multilevel
+from mpl_jax.rules import tacos as tacos_lib
 
 
 def _adam(learning_rate, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0):
@@ -83,6 +85,26 @@ def _bgd(*, eta=1.0, clamp_grad=None):
   return bgd.scale_by_bgd(eta=eta, clamp_grad=clamp_grad)
 
 
+def _tacos(learning_rate=1.0, *, mechanisms=-1.0, metaplasticity=1.0,
+           consolidation=1.0, heterosynaptic=1.0, neuromodulation=1.0,
+           meta_rate=1.0, tau_c=1000.0, tau_r=100.0, hetero_rate=1e-3,
+           neuromod_gain=1.0, meta_form='exp'):
+  """The TACOS synapse; ``mechanisms >= 0`` packs the four switches in one
+  number (bit 0 metaplasticity, 1 consolidation, 2 heterosynaptic, 3
+  neuromodulation: 15 all on, 0 plain eRBP) so that one sweep over it runs
+  the whole ablation in one program; ``-1`` uses the named switches."""
+  packed = lambda bit, switch: jnp.where(
+      jnp.asarray(mechanisms) >= 0,
+      jnp.floor(jnp.asarray(mechanisms) / 2 ** bit) % 2, switch)
+  return tacos_lib.tacos(
+      learning_rate, metaplasticity=packed(0, metaplasticity),
+      consolidation=packed(1, consolidation),
+      heterosynaptic=packed(2, heterosynaptic),
+      neuromodulation=packed(3, neuromodulation), meta_rate=meta_rate,
+      tau_c=tau_c, tau_r=tau_r, hetero_rate=hetero_rate,
+      neuromod_gain=neuromod_gain, meta_form=meta_form)
+
+
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'metaplastic_adam': metaplasticity.metaplastic_adam,
     'adam': _adam,
@@ -97,6 +119,7 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'benna_fusi_sgd': benna_fusi.benna_fusi_sgd,
     'benna_fusi_adam': benna_fusi.benna_fusi_adam,
     'beaker_metaplastic_adam': benna_fusi.beaker_metaplastic_adam,
+    'tacos': _tacos,
 }
 
 

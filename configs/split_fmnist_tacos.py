@@ -1,0 +1,121 @@
+r"""Split Fashion-MNIST, domain-incremental, spiking nets: TACOS and baselines.
+
+  python -m launch.main --config=configs/split_fmnist_tacos.py:MECHANISMS \
+      --workdir=runs/tacos_MECHANISMS
+
+Five tasks of two classes ({0,1}, {2,3}, ..., {8,9}), domain-incremental
+(two output neurons, label = position of the class in its task), one epoch
+per task, the learner never told where a task starts
+(``protocol.task_boundaries=False``), 5 seeds. The network is the eRBP
+spiking net of SPEC-more §2: 784 Poisson inputs (250 Hz, 1 ms steps, 150
+steps) -> 200 LIF -> 2 LIF read out by spike counts, online learning (one
+sample, one update), every constant in ``config.snn``.
+
+MECHANISMS selects the plasticity transform (``config.optimizer``, the
+TACOS synapse, :func:`mpl_jax.rules.tacos.tacos`, mpl_jax's
+reconstruction: the paper's equations are not public):
+
+  all                  metaplasticity + consolidation + heterosynaptic decay
+                       + neuromodulation (TACOS);
+  none                 plain eRBP (every switch off: ``optax.sgd(1)`` on the
+                       eRBP proposal);
+  no_meta, no_cons, no_hetero, no_neuromod
+                       all but one;
+  meta+cons+...        the listed mechanisms (names: meta, cons, hetero,
+                       neuromod);
+  ablation             all, each one off, and none, as one sweep over the
+                       packed switch ``mechanisms`` (6 values x 5 seeds in one
+                       program);
+  ewc, si, sgd         baselines on the same 784-200-2 spiking net trained by
+                       surrogate gradients (fast sigmoid, backpropagation
+                       through the 150 steps; ``model.name='spiking_mlp'``,
+                       the ordinary gradient learner): online EWC, Synaptic
+                       Intelligence, plain SGD. A deviation from TACOS (which
+                       learns with the local eRBP rule); EWC and SI need task
+                       boundaries and are given them.
+
+Results (2-core CPU, jax 0.10.2): see BUILD.md; each value was measured with
+the command above (``--config.num_seeds`` and ``--config.data.train_subset``
+as stated there when the run was reduced).
+"""
+
+import ml_collections
+
+from configs import default
+from mpl_jax.train import spiking
+
+BITS = {'meta': 1, 'cons': 2, 'hetero': 4, 'neuromod': 8}
+ALL = 15
+# The ablation's packed switch values: all, each one off, none.
+ABLATION = (15.0, 14.0, 13.0, 11.0, 7.0, 0.0)
+BASELINES = ('ewc', 'si', 'sgd')
+
+
+def mechanisms_code(arg: str) -> int:
+  """The packed switch of a MECHANISMS argument (see the module doc)."""
+  if arg == 'all':
+    return ALL
+  if arg == 'none':
+    return 0
+  if arg.startswith('no_'):
+    name = arg[3:]
+    if name not in BITS:
+      raise ValueError(f'unknown mechanism {name!r}; known: {sorted(BITS)}')
+    return ALL - BITS[name]
+  code = 0
+  for name in arg.split('+'):
+    if name not in BITS:
+      raise ValueError(f'unknown mechanism {name!r}; known: {sorted(BITS)}')
+    code |= BITS[name]
+  return code
+
+
+def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
+  arg = (arg or 'all').strip()
+  c = default.get_config()
+  c.name = f'split_fmnist_tacos_{arg}'
+  c.num_seeds = 5
+  c.data.stream = 'split'
+  c.data.dataset = 'fashion_mnist'
+  c.data.scenario = 'domain'
+  c.data.classes_per_task = 2
+  c.data.num_tasks = 0
+  c.data.scale, c.data.mean, c.data.std = 1.0 / 255.0, 0.0, 1.0
+  c.model = ml_collections.ConfigDict(dict(
+      name='spiking_mlp', hidden=(200,), num_steps=150, max_rate=250.0,
+      dt=1.0, init_scale=1.0, surrogate='fast_sigmoid', slope=10.0,
+      readout_scale=1.0, sampler='counter'))
+  c.protocol.epochs_per_task = 1
+  c.protocol.batch_size = 1
+  c.protocol.eval_batch_size = 100
+  c.protocol.eval_every = 'task'
+  c.protocol.reset_optimizer = 'none'
+  c.protocol.task_boundaries = False
+  c.protocol.loss_reduction = 'mean'
+  if arg in BASELINES:
+    c.learner = 'gradient'
+    c.protocol.batch_size = 10
+    c.protocol.task_boundaries = arg != 'sgd'
+    if arg == 'ewc':
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='ewc_sgd', learning_rate=0.01, importance=100.0, decay=1.0,
+          mode='online'))
+    elif arg == 'si':
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='si_sgd', learning_rate=0.01, c=1.0, xi=0.1))
+    else:
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='sgd', learning_rate=0.01))
+    return c
+  c.learner = 'erbp'
+  c.snn = spiking.snn_config()
+  c.optimizer = ml_collections.ConfigDict(dict(
+      name='tacos', learning_rate=1.0, mechanisms=float(ALL),
+      meta_rate=1.0, tau_c=1000.0, tau_r=100.0, hetero_rate=1e-3,
+      meta_form='exp'))
+  if arg == 'ablation':
+    c.sweep = ml_collections.ConfigDict(dict(name='mechanisms',
+                                             values=ABLATION))
+  else:
+    c.optimizer.mechanisms = float(mechanisms_code(arg))
+  return c

@@ -1,0 +1,1 @@
+"""Spiking networks: LIF neurons, Poisson coding, eRBP, a spiking MLP."""
