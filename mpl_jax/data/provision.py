@@ -35,8 +35,8 @@ A dataset that cannot be obtained raises one :class:`DatasetNotFoundError`
 that says how to get it.
 
 Example:
-  >>> path = prepare_dataset('fashion_mnist', data_dir='/tmp/tfds')
-  ...                                                   # doctest: +SKIP
+  >>> prepare_dataset('fashion_mnist', data_dir='/tmp/tfds')  # doctest: +SKIP
+  '/tmp/tfds/fashion_mnist/3.0.1'
 
 References:
   https://www.tensorflow.org/datasets/api_docs/python/tfds/data_source
