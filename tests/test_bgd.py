@@ -5,7 +5,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 
 from mpl_jax.rules import baselines
 from mpl_jax.rules import bgd
@@ -79,13 +78,6 @@ def test_bgd_updates_is_the_unguarded_step():
   ref_mu, ref_sigma = np_bgd(g_mu, g_sigma, mu, sigma, 0.5)
   np.testing.assert_allclose(d_mu, ref_mu, rtol=1e-6)
   np.testing.assert_allclose(d_sigma, ref_sigma, rtol=1e-5, atol=1e-8)
-
-
-def test_bgd_needs_params():
-  params = _gaussian_params()
-  tx = bgd.scale_by_bgd()
-  with pytest.raises(ValueError, match='params'):
-    tx.update(_grads(0, params), tx.init(params))
 
 
 def test_partition_bayesian_and_deterministic_leaves():

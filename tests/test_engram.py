@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import chex
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -16,7 +15,6 @@ import pytest
 import mpl_jax
 from mpl_jax.rules.engram import engram_metaplastic_adam
 from mpl_jax.rules.engram import stochastic_engram_gate
-from _transform_checks import assert_steps_compile_once
 from _transform_checks import random_grads as _grads
 from _transform_checks import reseeded_scan
 from _transform_checks import seeded_init
@@ -240,29 +238,15 @@ def test_vmapped_seed_equals_single_run(resample, sampler):
 # ----------------------------------------------------- jit and injection
 
 
-@pytest.mark.parametrize('resample', ['step', 'task'])
-def test_jit_does_not_recompile(resample):
+def test_inject_hyperparams_p_sweep_without_recompiling():
+  # (Injected == plain is a contract: tests/test_contracts.py.)
   params = _params()
-  grads = _grads(params, 4)
-  tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample=resample,
-                               granularity='unit')
-  assert_steps_compile_once(tx, params, grads,
-                            [np.int32(t) for t in (0, 0, 1, 1)])
-
-def test_inject_hyperparams_gives_same_updates():
-  params = _params()
-  grads = _grads(params, len(TASKS))
-  kwargs = dict(key=3, p=0.4, granularity='unit', resample='task')
-  _, plain_u, _ = _run(engram_metaplastic_adam(0.05, 1.3, **kwargs), params,
-                       grads)
-  # Adam's b1, b2, eps stay Python floats (injected, optax would turn them
-  # into float32 arrays and round the bias correction differently).
+  grads = _grads(params, 1)
   injected = optax.inject_hyperparams(
       engram_metaplastic_adam, static_args=('b1', 'b2', 'eps'))(
-          learning_rate=0.05, meta=1.3, **kwargs)
-  _, inj_u, inj_states = _run(injected, params, grads)
-  chex.assert_trees_all_close(inj_u, plain_u, rtol=1e-6, atol=1e-9)
-  assert set(inj_states[0].hyperparams) >= {'learning_rate', 'meta', 'p'}
+          learning_rate=0.05, meta=1.3, key=3, p=0.4)
+  assert set(jax.eval_shape(injected.init, params).hyperparams) >= {
+      'learning_rate', 'meta', 'p'}
 
   # p swept by editing the state, without recompiling.
   gate = optax.inject_hyperparams(stochastic_engram_gate)(0, p=0.5)

@@ -19,7 +19,6 @@ from mpl_jax.rules.flexibility import flexibility_factor
 from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd
 from mpl_jax.rules.flexibility import tier_fractions
-from _transform_checks import assert_steps_compile_once
 from _transform_checks import random_grads as _grads
 from _transform_checks import reseeded_scan
 from _transform_checks import seeded_init
@@ -269,22 +268,6 @@ def test_bad_tiers_message_is_clear():
     flexibility_tiers(0, tiers=[(0.0, 1.0)], strength=1.0)
 
 
-def test_missing_params_or_task_id_raises():
-  params = _params()
-  tx = flexibility_tiers(0, tiers=TIERS, strength=1.0, refresh='task')
-  state = jax.eval_shape(tx.init, params)
-  with pytest.raises(ValueError, match='params'):
-    jax.eval_shape(lambda s: tx.update(params, s, task_id=0), state)
-  with pytest.raises(ValueError, match='task id'):
-    jax.eval_shape(lambda s: tx.update(params, s, params), state)
-  # refresh='step' needs no task id; unknown extra args are ignored.
-  tx = flexibility_tiers(0, tiers=TIERS, strength=1.0, refresh='step')
-  state = jax.eval_shape(tx.init, params)
-  jax.eval_shape(lambda s: tx.update(params, s, params), state)
-  jax.eval_shape(lambda s: tx.update(params, s, params, task_id=2, loss=1.0),
-                 state)
-
-
 # ------------------------------------------------------ keys and per-seed
 
 
@@ -359,24 +342,14 @@ def test_per_seed_draws_differ_and_vmapped_seed_equals_single_run():
 # ----------------------------------------------------- jit and injection
 
 
-@pytest.mark.parametrize('refresh', ['task', 'step'])
-def test_jit_does_not_recompile(refresh):
-  params = _params()
-  grads = _grads(params, 4)
-  tx = flexible_sgd(0.1, key=0, tiers=TIERS, strength=2.0, refresh=refresh)
-  assert_steps_compile_once(tx, params, grads,
-                            [np.int32(t) for t in (0, 0, 1, 1)])
-
-def test_inject_hyperparams_gives_same_updates():
+def test_inject_hyperparams_strength_sweep_without_recompiling():
+  # (Injected == plain is a contract: tests/test_contracts.py.)
   params = _params(scale=0.3)
-  grads = _grads(params, len(TASKS))
-  kwargs = dict(key=2, tiers=TIERS, strength=5.0)
-  _, plain_u, _ = _run(flexible_sgd(0.1, **kwargs), params, grads)
-  injected = optax.inject_hyperparams(flexible_sgd)(learning_rate=0.1,
-                                                    **kwargs)
-  _, inj_u, inj_states = _run(injected, params, grads)
-  chex.assert_trees_all_close(inj_u, plain_u, rtol=1e-6, atol=0)
-  assert set(inj_states[0].hyperparams) >= {'learning_rate', 'strength'}
+  grads = _grads(params, 1)
+  injected = optax.inject_hyperparams(flexible_sgd)(
+      learning_rate=0.1, key=2, tiers=TIERS, strength=5.0)
+  assert set(jax.eval_shape(injected.init, params).hyperparams) >= {
+      'learning_rate', 'strength'}
 
   # Gate alone, strength swept by editing the state (no recompilation).
   gate = optax.inject_hyperparams(flexibility_tiers)(

@@ -8,7 +8,6 @@ import optax
 import pytest
 
 import mpl_jax
-from _transform_checks import assert_steps_compile_once
 
 
 def _params(key=0, scale=1.0):
@@ -60,13 +59,6 @@ def test_gate_only_attenuates_toward_zero():
   f = 1 - np.tanh(2.0) ** 2
   np.testing.assert_allclose(out['w'], [[-0.5 * f, 0.5, -0.5, 0.5 * f]],
                              rtol=1e-6)
-
-
-def test_missing_params_raises():
-  params = _params()
-  tx = mpl_jax.scale_by_metaplasticity(1.0)
-  with pytest.raises(ValueError, match='params'):
-    tx.update(params, tx.init(params))
 
 
 def test_per_layer_meta_and_mask():
@@ -167,39 +159,12 @@ def test_adam_meta_matches_reference_over_many_steps(placement):
     np.testing.assert_allclose(p[k], ref[k], rtol=2e-5, atol=2e-6)
 
 
-def test_jit_compiles_once():
+def test_inject_hyperparams_vmapped_meta_sweep():
+  # (Injected == plain is a contract: tests/test_contracts.py.)
   params = _params()
-  tx = mpl_jax.metaplastic_adam(0.01, 1.35)
-  assert_steps_compile_once(tx, params, [_grads(i, params) for i in range(3)],
-                            [jnp.int32(0)] * 3)
-
-def test_vmap_over_seeds_equals_single_runs():
-  tx = mpl_jax.metaplastic_adam(0.01, 1.35, weight_decay=1e-4)
-  seeds = [0, 1, 2]
-  batched = jax.tree.map(lambda *x: jnp.stack(x), *[_params(s) for s in seeds])
-
-  def run(params):
-    state = tx.init(params)
-    for i in range(5):
-      u, state = tx.update(_grads(i, params), state, params)
-      params = optax.apply_updates(params, u)
-    return params
-
-  out = jax.vmap(run)(batched)
-  for i, s in enumerate(seeds):
-    single = run(_params(s))
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], out), single,
-                                rtol=1e-6, atol=1e-7)
-
-
-def test_inject_hyperparams_same_updates_and_vmapped_sweep():
-  params = _params()
-  direct, _ = _run(mpl_jax.metaplastic_adam(0.01, 1.35), params, 10)
   inj = optax.inject_hyperparams(mpl_jax.metaplastic_adam)(
       learning_rate=0.01, meta=1.35)
-  injected, state = _run(inj, params, 10, task_id=0)
-  chex.assert_trees_all_close(direct, injected, rtol=1e-5, atol=1e-6)
-  assert 'meta' in state.hyperparams
+  assert 'meta' in inj.init(params).hyperparams
 
   # Sweep meta inside one vmapped program: value i == a direct run with it.
   metas = jnp.array([0.0, 0.7, 2.0])
