@@ -32,14 +32,24 @@ BN_EVAL_MODES = ('batch', 'running')
 
 
 def sign_ste(w: jax.Array) -> jax.Array:
-  """``sign(w)`` forward, identity gradient (straight-through estimator)."""
-  return w + jax.lax.stop_gradient(jnp.sign(w) - w)
+  """``sign(w)`` forward, identity gradient (straight-through estimator).
+
+  Written ``sign(w) + (w - w)`` (the second term without a forward value):
+  exactly ``sign(w)`` for every ``w``, where ``w + (sign(w) - w)`` rounds to
+  0 once ``|w| >= 2**24`` in float32.
+  """
+  return jax.lax.stop_gradient(jnp.sign(w)) + (w - jax.lax.stop_gradient(w))
 
 
 def sign_hardtanh(x: jax.Array) -> jax.Array:
-  """``sign(x)`` forward; gradient 1 where ``|x| <= 1``, else 0 (hardtanh')."""
-  clipped = jnp.clip(x, -1.0, 1.0)
-  return clipped + jax.lax.stop_gradient(jnp.sign(x) - clipped)
+  """``sign(x)`` forward; gradient 1 where ``|x| <= 1``, else 0 (hardtanh').
+
+  The window is closed, as in the reference (``|x| = 1`` passes the whole
+  gradient; ``jnp.clip``'s derivative would give it one half).
+  """
+  window = jnp.where(jnp.abs(x) <= 1.0, x, 0.0)  # differentiable inside
+  return jax.lax.stop_gradient(jnp.sign(x)) + (
+      window - jax.lax.stop_gradient(window))
 
 
 def uniform_init(scale: float):
