@@ -1,6 +1,5 @@
 """Tests of the binarized and full-precision MLPs (mpl_jax.models.binary)."""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
