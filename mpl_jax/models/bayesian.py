@@ -273,9 +273,14 @@ class BayesianMLP(nnx.Module):
       Either way the weights are sampled exactly as described above.
 
   Example:
-    >>> model = BayesianMLP((784, 50, 10), num_mc_samples=10,
+    >>> import jax, jax.numpy as jnp
+    >>> from flax import nnx
+    >>> model = BayesianMLP((784, 50, 10), num_mc_samples=8,
     ...                     rngs=nnx.Rngs(0))
-    >>> logits = model(x, rng=jax.random.PRNGKey(1))      # [10, B, 10]
+    >>> x, labels = jnp.ones((2, 784)), jnp.array([3, 7])
+    >>> logits = model(x, rng=jax.random.PRNGKey(1))
+    >>> logits.shape  # [K samples, batch, classes]
+    (8, 2, 10)
     >>> loss = mc_nll_loss(logits, labels)
 
   References:

@@ -123,9 +123,13 @@ def add_ewc_penalty(
       online mode) ``task_id`` is missing.
 
   Example:
+    >>> import jax.numpy as jnp, optax
+    >>> params, grads = {'w': jnp.ones(3)}, {'w': jnp.full(3, 0.5)}
     >>> tx = optax.chain(add_ewc_penalty(2.0, decay=0.2), optax.sgd(0.002))
     >>> state = tx.init(params)
-    >>> updates, state = tx.update(grads, state, params, task_id=t)
+    >>> updates, state = tx.update(grads, state, params, task_id=0)
+    >>> print(updates['w'])  # no penalty during the first task
+    [-0.001 -0.001 -0.001]
 
   References:
     Kirkpatrick et al., "Overcoming catastrophic forgetting in neural
@@ -272,9 +276,13 @@ def add_synaptic_intelligence(
     ValueError: at ``update`` if ``params`` or ``task_id`` is missing.
 
   Example:
+    >>> import jax.numpy as jnp, optax
+    >>> params, grads = {'w': jnp.ones(3)}, {'w': jnp.full(3, 0.5)}
     >>> tx = optax.chain(add_synaptic_intelligence(1e-4, damping=1.0),
     ...                  optax.sgd(0.005))
-    >>> updates, state = tx.update(grads, state, params, task_id=t)
+    >>> updates, state = tx.update(grads, tx.init(params), params, task_id=0)
+    >>> print(updates['w'])  # no importance yet: plain SGD
+    [-0.0025 -0.0025 -0.0025]
 
   References:
     Zenke, Poole, Ganguli, "Continual Learning Through Synaptic

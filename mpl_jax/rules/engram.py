@@ -145,7 +145,13 @@ def stochastic_engram_gate(
     >>> state = tx.init(params)
     >>> grads = jax.tree.map(jnp.ones_like, params)
     >>> updates, state = tx.update(grads, state, params, task_id=0)
-    >>> # updates['w'] has whole columns zeroed; updates['b'] is untouched.
+    >>> print(updates['w'] != 0)  # whole columns (units) learn or not
+    [[ True  True False]
+     [ True  True False]
+     [ True  True False]
+     [ True  True False]]
+    >>> print(updates['b'])  # biases are not gated
+    [-0.1 -0.1 -0.1]
 
   References:
     Aguilar, Herbozo Contreras, Kavehei, "Stochastic engrams for efficient

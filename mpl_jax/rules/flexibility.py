@@ -303,6 +303,10 @@ def flexibility_tiers(
     >>> grads = jax.tree.map(jnp.ones_like, params)
     >>> updates, state = tx.update(grads, state, params, task_id=0)
     >>> flex = optax.tree_utils.tree_get(state, 'flexibility')
+    >>> print(flex['w'])  # one tier per synapse, drawn at the first update
+    [[1.  1. ]
+     [0.1 1. ]
+     [1.  1. ]]
 
   References:
     Lee, Paik, Baek, Cho, "Neuromimetic metaplasticity for adaptive

@@ -326,7 +326,9 @@ def scale_by_mesu(
     >>> grads = {'w': {'mu': jnp.ones(3), 'sigma': jnp.ones(3)}}
     >>> tx = scale_by_mesu(sigma_prior=0.1, memory_window=1e5)
     >>> u, _ = tx.update(grads, tx.init(params), params)
-    >>> params = optax.apply_updates(params, u)   # mu = -0.01, sigma < 0.1
+    >>> params = optax.apply_updates(params, u)
+    >>> print(params['w']['mu'], params['w']['sigma'])
+    [-0.01 -0.01 -0.01] [0.095 0.095 0.095]
 
   References:
     Bonnet, Cottart, Hirtzlin, Januel, Dalgaty, Vianello, Querlioz,

@@ -83,7 +83,10 @@ def scale_by_metaplasticity(
     >>> tx = mpl_jax.scale_by_metaplasticity(1.35)
     >>> u = {'w': jnp.array([[-0.1, -0.1]]), 'b': jnp.ones(2)}
     >>> out, _ = tx.update(u, tx.init(params), params)
-    >>> # w[0,0] > 0 and u < 0: toward zero, attenuated; w[0,1] < 0: unchanged.
+    >>> print(out['w'])  # [0,0]: toward zero, times 1 - tanh(1.35 * 0.5)**2
+    [[-0.0653... -0.1...]]
+    >>> print(out['b'])  # biases (ndim 1) are not gated
+    [1. 1.]
 
   References:
     Laborieux, Ernoult, Hirtzlin, Querlioz, "Synaptic metaplasticity in
