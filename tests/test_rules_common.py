@@ -1,5 +1,8 @@
 """Tests of the helpers the rules share and export (mpl_jax.rules)."""
 
+import os
+import subprocess
+import sys
 from typing import NamedTuple
 
 import chex
@@ -56,3 +59,19 @@ def test_reseed_gives_each_seed_its_own_keys():
   assert len({tuple(np.asarray(k)) for k in k0}) == 4  # differ across seeds
   assert not np.array_equal(k0, k1)  # differ across rules in one state
   chex.assert_trees_all_equal(out[0].x, jnp.ones((4, 3)))
+
+
+def test_rules_and_random_do_not_import_flax():
+  # Layering: mpl_jax.random and every rule module stay free of Flax (and of
+  # the layers above them), so that they can be used with any model library.
+  code = (
+      'import importlib, pkgutil, sys\n'
+      'import mpl_jax.random, mpl_jax.rules\n'
+      'for m in pkgutil.iter_modules(mpl_jax.rules.__path__):\n'
+      '  importlib.import_module("mpl_jax.rules." + m.name)\n'
+      'bad = [m for m in sys.modules if m.split(".")[0] == "flax" or\n'
+      '       m.startswith(("mpl_jax.models", "mpl_jax.data", "mpl_jax.train"))]\n'
+      'assert not bad, bad\n')
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  subprocess.run([sys.executable, '-c', code], check=True, env=env,
+                 cwd=os.path.dirname(os.path.dirname(__file__)))
