@@ -343,17 +343,21 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
   tb = outputs.TensorBoard(workdir, groups) if primary and p.tensorboard \
       else None
   task_names = [t.name for t in stream.tasks]
-  last_plot = [0.0]
+  last_plot = [0.0, 0.0]  # when, and how long it took
 
   def write(done):
-    # Plots take ~1 s: redrawn at most every 30 s, and at the end.
+    # Plots are redrawn at the end, and meanwhile at most every 30 s and
+    # never taking over 5% of the run.
+    since = time.time() - last_plot[0]
     plot = config.plot and (done == n_tasks or
-                            time.time() - last_plot[0] > 30)
-    if plot:
-      last_plot[0] = time.time()
-    return record_lib.write(
+                            since > max(30.0, 20 * last_plot[1]))
+    t0 = time.time()
+    out = record_lib.write(
         workdir, record, done, task_names, layout.seeds, layout.values,
         layout.sweep_name, groups, evaluators, plot=plot, title=config.name)
+    if plot:
+      last_plot[:] = [time.time(), time.time() - t0]
+    return out
 
   t_run, trained = time.time(), 0
   timing = dict(setup_s=t_run - t_setup, tasks=[])
