@@ -24,6 +24,9 @@ pmnist_meta, pmnist_fp, pfmnist_meta, mnist_fmnist, split_fmnist_engram,
 pmnist_mesu, pfmnist_mesu, fmnist_ood_mesu, mesu_width_study,
 items_flexibility. Outputs in the workdir: config.json, metrics.jsonl,
 accuracy.npy, summary.json, accuracy.png, stream.npz, checkpoints/.
+Simulations (config.program 'calcium' / 'assoc'; outputs config.json,
+results.npz, summary.json, one PNG per protocol): calcium_protocols,
+calcium_neuron, assoc_recall.
 """
 
 import importlib
