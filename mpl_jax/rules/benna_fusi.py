@@ -122,8 +122,9 @@ def scale_by_benna_fusi(
   ``delta`` (the inner optimizer's step, already scaled by its learning
   rate, e.g. :math:`-\eta g` for SGD) is its plasticity input. With
   :math:`c` the coupling scale (``coupling`` times the learning rate
-  :math:`\eta_t` when ``time_unit='lr'``, times 1 when ``'step'``), :math:`C_k, g_{k,k+1}` from
-  :func:`benna_fusi_constants` and :math:`u_{n+1} \equiv 0` (a leak):
+  :math:`\eta_t` when ``time_unit='lr'``, times 1 when ``'step'``),
+  :math:`C_k, g_{k,k+1}` from :func:`benna_fusi_constants` and
+  :math:`u_{n+1} \equiv 0` (a leak):
 
   .. math::
 
@@ -452,7 +453,8 @@ def scale_by_beaker_metaplasticity(
 
   References:
     Laborieux, ``SynapticMetaplasticityBNN``, ``models_utils.py``, class
-    ``Adam_bk`` (2020). https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN
+    ``Adam_bk`` (2020).
+    https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN
   """
   beakers = _static_count(beakers, 'beakers', 1)
   ratios, areas = tuple(ratios), tuple(areas)

@@ -92,9 +92,9 @@ def interval_breakpoints(levels: Sequence[float]) -> tuple[float, ...]:
   """The magnitudes where the interval gate restarts: ``{0} U {|Q_k|}``.
 
   Sorted; magnitudes closer than ``1e-9`` (relative) are merged, so levels
-  that are symmetric up to rounding give one breakpoint. For symmetric levels these are 0 and the positive
-  levels: ``(-1, 1) -> (0, 1)``, ``(-1, -1/3, 1/3, 1) -> (0, 1/3, 1)``,
-  ``(-1, 0, 1) -> (0, 1)``.
+  that are symmetric up to rounding give one breakpoint. For symmetric
+  levels these are 0 and the positive levels: ``(-1, 1) -> (0, 1)``,
+  ``(-1, -1/3, 1/3, 1) -> (0, 1/3, 1)``, ``(-1, 0, 1) -> (0, 1)``.
   """
   levels = check_levels(levels)
   mags = []
