@@ -1,4 +1,4 @@
-r"""MNIST subset then Fashion-MNIST, BNN: Adam_bk vs metaplastic Adam (SPEC-more §3b).
+r"""MNIST subset then Fashion-MNIST, BNN: Adam_bk vs metaplastic Adam (SPEC-more 3b).
 
   python -m launch.main --config=configs/mnist_fmnist_beakers.py:METHOD \
       --workdir=runs/m2f_METHOD
@@ -25,8 +25,16 @@ in the paper; SPEC-more §3b). The beakers' couplings are in steps (not scaled
 by the learning rate): the weight relaxes toward beaker 1 in ~100 steps,
 beaker 2 acts over ~4000 steps, beaker 3 over ~10^5; within 2000 steps the
 feedback toward beaker 3 pulls weights back toward their initial values.
-Measured (2-core CPU, jax 0.10.2): see BUILD.md and the report of the change
-that added this file.
+
+Measured (2-core CPU shared with other jobs, load ~10, jax 0.10.2; beaker
+613 s, meta 376 s), 5 seeds, mean ± std, MNIST-subset accuracy after
+Fashion-MNIST (before it: 93-95 % everywhere) for meta = 0 / 1.35 / 10:
+  beaker: 9.6 ± 0.9 / 9.3 ± 1.2 / 9.7 ± 0.5 % (Fashion-MNIST 82.3-82.6 %);
+  meta:   13.3 ± 1.9 / 14.5 ± 1.6 / 56.2 ± 2.8 % (Fashion-MNIST 85.7 /
+          85.3 / 84.3 %).
+In this short protocol the beakers keep nothing of MNIST and meta does not
+act through them (the last beaker hardly moves in 2000 steps); the
+metaplastic gate on the weight itself keeps 56 % at meta = 10.
 """
 
 from configs import default

@@ -1,4 +1,4 @@
-r"""Split Fashion-MNIST, task-incremental: Adam vs Adam + Benna-Fusi chain (SPEC-more §3).
+r"""Split Fashion-MNIST (task-IL): Adam vs Adam + Benna-Fusi chain (SPEC-more 3).
 
   python -m launch.main --config=configs/split_fmnist_complex_synapses.py \
       --workdir=runs/split_fmnist_cs
@@ -29,10 +29,14 @@ lr = 1e-3 the chain's timescales are alpha/lr = 5e5 to beta/lr = 2.5e6
 steps, far beyond the 2500 steps of the stream: the chain barely moves the
 weights. ``--config=configs/split_fmnist_complex_synapses.py:step`` makes
 alpha and beta steps (``time_unit='step'``, not the reference): the chain
-then acts within the stream. The published split-MNIST gain (92.60 ± 0.98 vs 93.96 ± 0.84,
-SEM, 10 seeds) is within noise; expected here: no significant difference.
-Measured (2-core CPU, jax 0.10.2): see BUILD.md and the report of the change
-that added this file.
+then acts within the stream. The published split-MNIST gain (92.60 ± 0.98
+vs 93.96 ± 0.84, SEM, 10 seeds) is within noise; expected here: no
+significant difference.
+
+Measured (2-core CPU shared with other jobs, load ~10, jax 0.10.2; 1229 s):
+average accuracy over the 5 tasks after the last, 10 seeds, mean ± SEM:
+Adam 86.89 ± 1.02 %, Adam + chain 87.52 ± 1.46 %; Welch t = 0.36,
+p = 0.73; paired t = 0.45, p = 0.66. No significant difference, as expected.
 """
 
 import json
