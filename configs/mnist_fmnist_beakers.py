@@ -1,4 +1,4 @@
-r"""MNIST subset then Fashion-MNIST, BNN: Adam_bk vs metaplastic Adam (SPEC-more 3b).
+r"""MNIST subset then Fashion-MNIST, BNN: Adam_bk vs metaplastic Adam (SPEC-more).
 
   python -m launch.main --config=configs/mnist_fmnist_beakers.py:METHOD \
       --workdir=runs/m2f_METHOD

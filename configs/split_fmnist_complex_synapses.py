@@ -1,4 +1,4 @@
-r"""Split Fashion-MNIST (task-IL): Adam vs Adam + Benna-Fusi chain (SPEC-more 3).
+r"""Split Fashion-MNIST, task-IL: Adam vs Adam + Benna-Fusi chain (SPEC-more 3).
 
   python -m launch.main --config=configs/split_fmnist_complex_synapses.py \
       --workdir=runs/split_fmnist_cs
