@@ -14,6 +14,15 @@ time is scaled linearly to the whole sweep (its cost per step is constant;
 ``--full_numpy`` runs it all). Both are checked to agree on the state
 after those steps. Prints the load average: a shared machine lowers every
 figure; the ratio is measured in one run.
+
+Measured (2-core CPU shared with other jobs, load ~10-11, jax 0.10.2), the
+default 64 rates x 100 pulses (2.0e6 steps x 64 lanes):
+  --full_numpy: jax 17.7 s first call (compile + run), 13.2 s run
+  (6.6 us per step for all 64 lanes); numpy loop 274.5 s (137 us per step):
+  20.8x (15.6x counting the compile); max |w_jax - w_numpy| 4.5e-4 after
+  the whole sweep (float32 vs float64).
+  default (100000 numpy steps, scaled): jax 10.6 s run, numpy 155 us per
+  step -> 311 s: 29.3x; max |w| difference 8.0e-5.
 """
 
 from __future__ import annotations

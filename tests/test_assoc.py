@@ -304,7 +304,7 @@ def test_run_assoc_end_to_end(tmp_path):
            decoders=('corr',))
   c.dynamics.update(sweeps=3, burn=1)
   c.cascade.update(depth=2, num_bins=4)
-  c.exact.update(n=5, ms=(2, 3), trials=2)
+  c.exact.update(n=5, ms=(2, 3), trials=2, rules=('cascade',))
   summary = launch_main.program(c)(c, str(tmp_path))
   assert set(summary['rules']) == set(c.rules)
   assert summary['exact']['columns'] == ['cue', 'corr', 'exact corr']

@@ -360,6 +360,11 @@ def validate_assoc(config) -> None:
     ems = tuple(_get(config, 'exact.ms'))
     if not ems or min(ems) < 2:
       raise ConfigError(f'config.exact.ms must be integers >= 2, got {ems}.')
+    for r in _get(config, 'exact.rules'):
+      if r not in assoc.RULES + ('cascade',):
+        raise ConfigError(f'config.exact.rules: unknown rule {r!r}.')
+    if 'cascade' in config.exact.rules:
+      _num(config, 'cascade.depth', lo=1, integer=True)
 
 
 def _mean_sem(e):
@@ -367,13 +372,13 @@ def _mean_sem(e):
   return e.mean(1), e.std(1) / np.sqrt(max(e.shape[1], 1))
 
 
-def _assoc_block(config, *, n, f, ms, trials, exact, seed):
+def _assoc_block(config, *, n, f, ms, trials, exact, seed, rules):
   cue = assoc.cue_noise(config.cue.r, f, config.cue.kind)
   spec = recall_sweep.CascadeSpec(
       config.cascade.depth, float(config.cascade.x), config.cascade.num_bins)
   decs = tuple(config.decoders)
   out = recall_sweep.recall_errors(
-      seed, tuple(config.rules), n=n, f=f, ms=ms, trials=trials, cue=cue,
+      seed, tuple(rules), n=n, f=f, ms=ms, trials=trials, cue=cue,
       sweeps=config.dynamics.sweeps, burn=config.dynamics.burn,
       mode=config.dynamics.mode, decoders=decs, cascade_spec=spec,
       cascade_rule=config.cascade.rule, exact=exact)
@@ -395,7 +400,7 @@ def run_assoc(config, workdir: str) -> dict[str, Any]:
   t0 = time.time()
   raw, res, names = _assoc_block(config, n=config.n, f=config.f, ms=ms,
                                  trials=config.trials, exact=False,
-                                 seed=config.seed)
+                                 seed=config.seed, rules=config.rules)
   secs = time.time() - t0
   logging.info('assoc main sweep: %.1f s', secs)
   arrays = {f'errors_{r}': e for r, e in raw.items()}
@@ -412,7 +417,7 @@ def run_assoc(config, workdir: str) -> dict[str, Any]:
     t0 = time.time()
     raw_e, res_e, names_e = _assoc_block(
         config, n=ec.n, f=ec.f, ms=tuple(ec.ms), trials=ec.trials,
-        exact=True, seed=config.seed + 1)
+        exact=True, seed=config.seed + 1, rules=ec.rules)
     summary['exact'] = dict(
         seconds=time.time() - t0, n=ec.n, f=ec.f, ms=list(ec.ms),
         columns=names_e,
@@ -422,8 +427,9 @@ def run_assoc(config, workdir: str) -> dict[str, Any]:
     arrays['exact_ms'] = np.asarray(ec.ms)
     figs['recall_exact'] = lambda path: plots.recall_errors(
         path, tuple(ec.ms), res_e, tuple(config.decoders),
-        title=f'tiny network (N={ec.n}, f={ec.f}): dynamics vs exact '
-        f'posterior by enumeration ({ec.trials} trials)')
+        title=f'tiny network (N={ec.n}, f={ec.f}): Gibbs from the cue '
+        f'(solid) vs thresholded exact marginals of the same posterior '
+        f'(dotted, 2^{ec.n} states enumerated); {ec.trials} trials')
   _save_npz(os.path.join(workdir, 'results.npz'), arrays)
   _write_json(os.path.join(workdir, 'summary.json'), summary)
   if config.get('plot', True):
