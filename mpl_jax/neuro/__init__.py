@@ -7,8 +7,10 @@
   integrate-and-fire neuron with ~100 such synapses.
 * :mod:`assoc`, :mod:`cascade`, :mod:`recall`, :mod:`recall_sweep`:
   associative recall with correlated synapses (Savin, Dayan & Lengyel 2013).
-* :mod:`experiments`: ``run_calcium`` / ``run_assoc``, the entry points of
+* :mod:`experiments`: ``run_calcium`` / ``run_assoc`` (configs checked by
+  :mod:`validation`, figures by :mod:`plots`), the entry points of
   ``launch.main`` (``config.program = 'calcium'`` / ``'assoc'``).
 
-Layering: imports jax, numpy and matplotlib only (no flax, no mpl_jax.train).
+Layering: imports jax, numpy, matplotlib and absl logging only (no flax, no
+optax, no mpl_jax.train).
 """
