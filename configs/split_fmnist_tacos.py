@@ -98,21 +98,21 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
     c.protocol.task_boundaries = arg != 'sgd'
     if arg == 'ewc':
       c.optimizer = ml_collections.ConfigDict(dict(
-          name='ewc_sgd', learning_rate=0.01, importance=100.0, decay=1.0,
+          name='ewc_sgd', learning_rate=0.3, importance=100.0, decay=1.0,
           mode='online'))
     elif arg == 'si':
       c.optimizer = ml_collections.ConfigDict(dict(
-          name='si_sgd', learning_rate=0.01, c=1.0, xi=0.1))
+          name='si_sgd', learning_rate=0.3, c=0.1, xi=0.1))
     else:
       c.optimizer = ml_collections.ConfigDict(dict(
-          name='sgd', learning_rate=0.01))
+          name='sgd', learning_rate=0.3))
     return c
   c.learner = 'erbp'
   c.snn = spiking.snn_config()
   c.optimizer = ml_collections.ConfigDict(dict(
       name='tacos', learning_rate=1.0, mechanisms=float(ALL),
-      meta_rate=1.0, tau_c=1000.0, tau_r=100.0, hetero_rate=1e-3,
-      meta_form='exp'))
+      meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
+      neuromod_gain=2.0, meta_form='exp'))
   if arg == 'ablation':
     c.sweep = ml_collections.ConfigDict(dict(name='mechanisms',
                                              values=ABLATION))

@@ -331,3 +331,12 @@ def test_registry_packs_the_switches_in_one_number():
       inject=('mechanisms',))
   state = tx.init(params)
   assert 'mechanisms' in state.hyperparams
+
+
+def test_registry_defaults_are_the_transform_defaults():
+  import inspect  # pylint: disable=g-import-not-at-top
+  registry = inspect.signature(optimizers.OPTIMIZERS['tacos']).parameters
+  transform = inspect.signature(tacos_lib.tacos).parameters
+  for name, p in transform.items():
+    if name in registry:
+      assert registry[name].default == p.default, name

@@ -87,8 +87,8 @@ def _bgd(*, eta=1.0, clamp_grad=None):
 
 def _tacos(learning_rate=1.0, *, mechanisms=-1.0, metaplasticity=1.0,
            consolidation=1.0, heterosynaptic=1.0, neuromodulation=1.0,
-           meta_rate=1.0, tau_c=1000.0, tau_r=100.0, hetero_rate=1e-3,
-           neuromod_gain=1.0, meta_form='exp'):
+           meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
+           neuromod_gain=2.0, meta_form='exp'):
   """The TACOS synapse; ``mechanisms >= 0`` packs the four switches in one
   number (bit 0 metaplasticity, 1 consolidation, 2 heterosynaptic, 3
   neuromodulation: 15 all on, 0 plain eRBP) so that one sweep over it runs

@@ -338,6 +338,15 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
   if snn['sampler'] not in coding.SAMPLERS:
     raise ValueError(f'config.snn.sampler must be one of {coding.SAMPLERS}, '
                      f'got {snn["sampler"]!r}.')
+  p = config.protocol
+  if p.get('steps_per_task', 0):
+    raise ValueError('the eRBP learner trains whole epochs; set '
+                     'config.protocol.steps_per_task=0.')
+  if p.get('reset_optimizer', 'none') != 'none' or p.get('per_task_bn',
+                                                         False):
+    raise ValueError('the eRBP learner never acts at task boundaries: set '
+                     "config.protocol.reset_optimizer='none' and "
+                     'per_task_bn=False.')
   tx = optimizers.build_optimizer(
       config.optimizer, inject=(sweep_name,) if sweep_name else ())
   d = config.data
