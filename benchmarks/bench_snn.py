@@ -68,6 +68,7 @@ def main(argv):
   perm = jnp.asarray(task.pixel_perm)
   mask = jnp.ones((s, 2), bool)
   keys = jnp.stack([jax.random.PRNGKey(i) for i in seeds])
+  seed_ids = jnp.asarray(seeds, jnp.int32)
   print(f'JAX {jax.__version__} on {jax.default_backend()} '
         f'({jax.devices()[0].device_kind}); 784-200-2 LIF, 150 steps; '
         f'{n} training / {m} test images per seed; {s} seeds')
@@ -76,7 +77,7 @@ def main(argv):
   for label, arg in (('TACOS (all)', 'all'), ('plain eRBP', 'none')):
     c = split_fmnist_tacos.get_config(arg)
     learner = train.make_learner(c, stream, None)
-    states = jax.vmap(learner.init)(keys)
+    states = jax.vmap(learner.init)(seed_ids)
     single = jax.jit(learner.train_epoch)
     w1, c1 = _time(single, one(states), images, idx[0], y[0], perm[0],
                    mask[0], keys[0], 0)
@@ -90,7 +91,7 @@ def main(argv):
     for k, (wall, cpu) in out.items():
       ratio = ''
       if k != '1 seed':
-        ratio = f'; time per seed x{base / (wall / s):.2f} of one seed alone'
+        ratio = f'; time per seed x{base / wall:.2f} that of one seed alone'
       print(f'{label:12s} train {k:14s}: {wall:7.1f} samples/s wall '
             f'({cpu:7.1f} per CPU-second){ratio}')
     rates[label] = max(v[0] for k, v in out.items() if 'seeds' in k)
@@ -105,7 +106,7 @@ def main(argv):
   # Surrogate-gradient baseline on the same net (EWC config, batch 10).
   c = split_fmnist_tacos.get_config('ewc')
   learner = train.make_learner(c, stream, None)
-  states = jax.vmap(learner.init)(keys)
+  states = jax.vmap(learner.init)(seed_ids)
   fn = jax.jit(program.runs_axis(
       learner.train_epoch, (0, None, 0, 0, 0, 0, 0, None), 'map'))
   w, cpu = _time(fn, states, images, idx, y, perm, mask, keys, 0)
