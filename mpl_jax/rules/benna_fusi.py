@@ -150,9 +150,12 @@ def scale_by_benna_fusi(
   Memory: the state holds ``beakers - 1`` copies of every selected parameter
   (``u_2..u_n``; the weight is ``u_1``, the leak is not stored) and a
   counter. A Gauss-Seidel step costs about one elementwise pass per beaker
-  and updates the beakers in place; a Jacobi step reads levels its sweep has
-  already overwritten, so XLA keeps a copy of each (about twice the cost;
-  see ``benchmarks/bench_new_rules.py``).
+  (measured 0.8-1.6 SGD steps per beaker) and updates the beakers in place.
+  A Jacobi step reads old levels after their buffers are rewritten, so with
+  donated buffers XLA copies the weight and every level into fresh buffers
+  each step: about 6x the Gauss-Seidel step on CPU for 5 beakers
+  (``benchmarks/bench_new_rules.py``); an optimization barrier did not
+  avoid the copies.
 
   Args:
     beakers: the number of beakers ``n >= 0`` (static: it sets the state's
@@ -435,7 +438,10 @@ def scale_by_beaker_metaplasticity(
   made at initialisation; afterwards the stored weight aliases the live
   parameter). Here every step reads the updated weight.
 
-  Memory: ``beakers - 1`` copies of every selected parameter.
+  Memory: ``beakers - 1`` copies of every selected parameter. Cost: the
+  Jacobi update makes XLA copy the levels each step (see
+  :func:`scale_by_benna_fusi`); ``beaker_metaplastic_adam`` with 4 beakers
+  measured 4.1x Adam per step on CPU.
 
   Args:
     meta: the metaplastic strength on the last beaker's inflow (scalar,
