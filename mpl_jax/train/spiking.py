@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mpl_jax.rules import _common
+from mpl_jax.rules import reseed
 from mpl_jax.rules import tacos as tacos_lib
 from mpl_jax.snn import coding
 from mpl_jax.snn import erbp
@@ -169,7 +169,7 @@ class ErbpLearner:
     params = {'hidden': uniform(k_h, (d, h), s['init_scale_hidden']),
               'output': uniform(k_o, (h, c), s['init_scale_output'])}
     feedback = uniform(k_b, (h, c), s['feedback_scale'])
-    opt_state = _common.reseed(self.tx.init(params),
+    opt_state = reseed(self.tx.init(params),
                                jax.random.fold_in(seed_key, 1))
     if self.sweep is not None:
       hp = dict(opt_state.hyperparams)
