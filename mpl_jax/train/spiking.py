@@ -170,7 +170,7 @@ class ErbpLearner:
               'output': uniform(k_o, (h, c), s['init_scale_output'])}
     feedback = uniform(k_b, (h, c), s['feedback_scale'])
     opt_state = reseed(self.tx.init(params),
-                               jax.random.fold_in(seed_key, 1))
+                       jax.random.fold_in(seed_key, 1))
     if self.sweep is not None:
       hp = dict(opt_state.hyperparams)
       hp[self.sweep] = jnp.asarray(sweep_value, hp[self.sweep].dtype)
