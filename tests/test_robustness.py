@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import default
+from _configs import tiny_config
 from mpl_jax.train import checkpoint
 from mpl_jax.train import evaluators
 from mpl_jax.train import metrics
@@ -20,27 +20,6 @@ from mpl_jax.train import record as record_lib
 from mpl_jax.train import train
 from mpl_jax.train import validate
 from mpl_jax.train import workdir as workdir_lib
-
-
-def tiny_config(**over):
-  c = default.get_config()
-  c.name = 'tiny'
-  c.num_seeds = 2
-  c.data.dataset = 'digits'
-  c.data.num_tasks = 3
-  c.data.scale = 1.0 / 16.0
-  c.model.hidden = (32,)
-  c.protocol.epochs_per_task = 2
-  c.protocol.batch_size = 64
-  c.protocol.eval_batch_size = 128
-  c.plot = False
-  for k, v in over.items():
-    node = c
-    *path, last = k.split('.')
-    for p in path:
-      node = node[p]
-    node[last] = v
-  return c
 
 
 # -- checkpoints -------------------------------------------------------------
