@@ -64,7 +64,7 @@ class OodAuc:
           f'config.evals.ood_auc.dataset={settings.dataset!r} has input size '
           f'{ds.train_x.shape[1]}, the stream {stream.input_dim}.')
     idx = streams_lib.subset_indices(len(ds.test_y),
-                                     settings.get('test_subset', 0),
+                                     settings.test_subset,
                                      np.random.default_rng(0))
     self.dataset = settings.dataset
     self.shared = dict(images=jnp.asarray(ds.test_x), idx=jnp.asarray(idx))
