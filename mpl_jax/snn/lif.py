@@ -24,8 +24,10 @@ tau_m = 25, R = 5, V_th = 2``; ``V_rest = V_reset = 0``, ``t_ref = 4``,
 
 The spike nonlinearity is a Heaviside step. ``surrogate='fast_sigmoid'``
 gives it the derivative ``1 / (1 + beta |V - V_th|)^2`` (SuperSpike's fast
-sigmoid) so that a network of these neurons can be trained by
-backpropagation through time; this is a *deviation* from TACOS (whose
+sigmoid), and the voltage floor a straight-through gradient (a neuron held
+at the floor would otherwise pass none and, silent, never recover), so that
+a network of these neurons can be trained by backpropagation through time;
+this is a *deviation* from TACOS (whose
 learning rule is local, see :mod:`mpl_jax.snn.erbp`), offered so that the
 gradient rules of the library can train the same spiking network as
 baselines. ``surrogate='none'`` blocks gradients through the spikes.
@@ -152,7 +154,13 @@ def step(params: LIFParams, state: LIFState, drive: jax.Array,
   current = state.current + (p.dt / p.tau_syn) * (drive - state.current)
   voltage = state.voltage + (p.dt / p.tau_mem) * (
       (p.v_rest - state.voltage) + p.resistance * current)
-  voltage = jnp.maximum(voltage, -p.floor * p.threshold)
+  floored = jnp.maximum(voltage, -p.floor * p.threshold)
+  if surrogate == 'none':
+    voltage = floored
+  else:
+    # Straight-through floor: a neuron held at the floor still passes
+    # gradient (else a silent output neuron never recovers).
+    voltage = voltage + jax.lax.stop_gradient(floored - voltage)
   refractory = time - state.last_spike <= p.refractory
   voltage = jnp.where(refractory, p.v_reset, voltage)
   spikes = spike_fn(voltage - p.threshold, surrogate, slope)
