@@ -373,3 +373,26 @@ def test_end_to_end_on_fashion_mnist():
                  for s in stream.tasks[:t + 1]])
   assert accs[0][0] > 0.75, accs
   assert accs[1][1] > 0.6, accs
+
+
+def test_config_arguments_and_validation():
+  from configs import split_fmnist_tacos  # pylint: disable=g-import-not-at-top
+  from mpl_jax.train import validate  # pylint: disable=g-import-not-at-top
+  code = lambda a: split_fmnist_tacos.get_config(a).optimizer.mechanisms
+  assert code('all') == 15 and code('none') == 0
+  assert code('no_meta') == 14 and code('no_neuromod') == 7
+  assert code('meta+neuromod') == 9 and code('cons+hetero') == 6
+  with pytest.raises(ValueError, match='unknown mechanism'):
+    split_fmnist_tacos.get_config('no_sleep')
+  ablation = split_fmnist_tacos.get_config('ablation')
+  assert ablation.sweep.name == 'mechanisms'
+  assert sorted(ablation.sweep['values']) == [0, 7, 11, 13, 14, 15]
+  for arg in ('all', 'none', 'ablation', 'ewc', 'si', 'sgd'):
+    c = split_fmnist_tacos.get_config(arg)
+    validate.validate_config(c)
+    assert c.num_seeds >= 5 and c.data.scenario == 'domain'
+    assert c.protocol.epochs_per_task == 1
+    assert c.learner == ('gradient' if arg in ('ewc', 'si', 'sgd')
+                         else 'erbp')
+    if c.learner == 'erbp':
+      assert not c.protocol.task_boundaries
