@@ -35,7 +35,11 @@ Fields:
     ``divergence_factor`` (warn when a task's loss grows by more than this
     factor from its first to its last epoch).
   learner: 'gradient' (model + optax rule) or 'erbp' (spiking network with
-    local learning, settings in ``config.snn``).
+    local learning). An 'erbp' config also sets ``snn``, every constant of
+    the spiking network, as ``mpl_jax.train.spiking.snn_config(**overrides)``
+    writes it (its defaults are the reference eRBP values, one table in
+    ``spiking.SNN_DEFAULTS``); the learner rejects a missing or unknown
+    field.
   evals: evaluators run after every task, by name (the accuracy matrix is
     always measured): ``ood_auc`` with ``dataset`` and ``test_subset`` scores
     the task's test set and that dataset's test set by uncertainty (mutual

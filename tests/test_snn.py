@@ -278,8 +278,33 @@ def _learner(stream, **snn):
   c.optimizer = dict(name='tacos', learning_rate=1.0, mechanisms=15.0,
                      neuromod_gain=2.0)
   c.data = dict(scale=1 / 255.0, mean=0.0, std=1.0)
-  c.protocol = dict(batch_size=1, eval_batch_size=16)
+  c.protocol = _protocol(batch_size=1, eval_batch_size=16)
   return spiking.make_erbp_learner(c, stream, None)
+
+
+def _protocol(**overrides):
+  from configs import default  # pylint: disable=g-import-not-at-top
+  p = default.get_config().protocol
+  p.update(dict(reset_optimizer='none', **overrides))
+  return p
+
+
+def test_learner_rejects_a_missing_or_unknown_snn_field():
+  c = ml_collections.ConfigDict()
+  c.model = dict(hidden=(32,))
+  c.optimizer = dict(name='tacos', learning_rate=1.0)
+  c.data = dict(scale=1 / 255.0, mean=0.0, std=1.0)
+  c.protocol = _protocol()
+  with pytest.raises(ValueError, match='needs config.snn'):
+    spiking.make_erbp_learner(c, _Stream(), None)
+  c.snn = spiking.snn_config()
+  del c.snn['tau_err']
+  with pytest.raises(ValueError, match=r"missing fields \['tau_err'\]"):
+    spiking.make_erbp_learner(c, _Stream(), None)
+  c.snn = spiking.snn_config()
+  c.snn.tau_error = 3.0
+  with pytest.raises(ValueError, match=r"unknown fields \['tau_error'\]"):
+    spiking.make_erbp_learner(c, _Stream(), None)
 
 
 class _Stream:
@@ -353,7 +378,7 @@ def test_end_to_end_on_fashion_mnist():
   c.optimizer = dict(name='tacos', learning_rate=1.0, mechanisms=15.0,
                      neuromod_gain=2.0)
   c.data = dict(scale=1 / 255.0, mean=0.0, std=1.0)
-  c.protocol = dict(batch_size=1, eval_batch_size=100)
+  c.protocol = _protocol(batch_size=1, eval_batch_size=100)
   learner = spiking.make_erbp_learner(c, stream, None)
   images, test_images = jnp.asarray(ds.train_x), jnp.asarray(ds.test_x)
   perm, mask = jnp.arange(784), jnp.ones(2, bool)

@@ -318,8 +318,9 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
                       sweep_name: Optional[str]) -> ErbpLearner:
   """The eRBP learner of ``config`` for ``stream`` (a ``TaskStream``).
 
-  Uses ``config.model.hidden`` (one hidden layer), ``config.snn`` (missing
-  fields take :data:`SNN_DEFAULTS`), ``config.optimizer`` (the plasticity
+  Uses ``config.model.hidden`` (one hidden layer), ``config.snn`` (every
+  field of :data:`SNN_DEFAULTS`, as :func:`snn_config` writes it; a missing
+  or unknown field is an error, not a silent default), ``config.optimizer`` (the plasticity
   transform, e.g. ``name='tacos'``; a swept hyperparameter is injected),
   ``config.data`` scaling and ``config.protocol.batch_size`` and
   ``eval_batch_size``.
@@ -328,7 +329,15 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
   if len(hidden) != 1:
     raise ValueError(f'the eRBP learner has one hidden layer; got '
                      f'config.model.hidden={hidden}.')
-  snn = dict(snn_config(**dict(config.get('snn', {}))))
+  if 'snn' not in config:
+    raise ValueError("config.learner='erbp' needs config.snn; set it with "
+                     'mpl_jax.train.spiking.snn_config(**overrides).')
+  snn = dict(config.snn)
+  missing = sorted(set(SNN_DEFAULTS) - set(snn))
+  unknown = sorted(set(snn) - set(SNN_DEFAULTS))
+  if missing or unknown:
+    raise ValueError(f'config.snn: missing fields {missing}, unknown fields '
+                     f'{unknown}; build it with spiking.snn_config().')
   if snn['error_mode'] not in erbp.ERROR_MODES:
     raise ValueError(f'config.snn.error_mode must be one of '
                      f'{erbp.ERROR_MODES}, got {snn["error_mode"]!r}.')
@@ -339,11 +348,10 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
     raise ValueError(f'config.snn.sampler must be one of {coding.SAMPLERS}, '
                      f'got {snn["sampler"]!r}.')
   p = config.protocol
-  if p.get('steps_per_task', 0):
+  if p.steps_per_task:
     raise ValueError('the eRBP learner trains whole epochs; set '
                      'config.protocol.steps_per_task=0.')
-  if p.get('reset_optimizer', 'none') != 'none' or p.get('per_task_bn',
-                                                         False):
+  if p.reset_optimizer != 'none' or p.per_task_bn:
     raise ValueError('the eRBP learner never acts at task boundaries: set '
                      "config.protocol.reset_optimizer='none' and "
                      'per_task_bn=False.')
@@ -354,6 +362,6 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
       sizes=(stream.input_dim, hidden[0], stream.num_classes),
       params=erbp_params(snn), tx=tx, snn=snn,
       preprocess=(float(d.scale), float(d.mean), float(d.std)),
-      batch_size=int(config.protocol.get('batch_size', 1)),
-      eval_batch_size=int(config.protocol.get('eval_batch_size', 100)),
+      batch_size=int(p.batch_size),
+      eval_batch_size=int(p.eval_batch_size),
       sweep=sweep_name)
