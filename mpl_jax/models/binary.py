@@ -52,6 +52,9 @@ def sign_hardtanh(x: jax.Array) -> jax.Array:
       window - jax.lax.stop_gradient(window))
 
 
+KERNEL_INITS = ('uniform', 'glorot_normal', 'fan_in')
+
+
 def uniform_init(scale: float):
   """Initializer ``U(-scale, scale)`` (the reference uses 0.05)."""
 
@@ -162,8 +165,11 @@ class MLP(_NormedMLP):
     use_bn: BatchNorm after each layer (default True).
     use_bias: biases in the dense layers; None (default): only without
       BatchNorm.
-    kernel_init: ``'uniform'`` (``U(-init_scale, init_scale)``) or
-      ``'glorot_normal'`` (zero biases; the item-learning reference).
+    kernel_init: ``'uniform'`` (``U(-init_scale, init_scale)``),
+      ``'glorot_normal'`` (zero biases; the item-learning reference) or
+      ``'fan_in'`` (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for weights and
+      biases: PyTorch's ``nn.Linear`` and Equinox's ``Linear`` default, the
+      MESU and complex-synapses references' baselines).
   """
 
   def __init__(self, sizes: Sequence[int], *, init_scale: float = 0.05,
@@ -171,8 +177,8 @@ class MLP(_NormedMLP):
                bn_epsilon: float = 1e-5, use_bn: bool = True,
                use_bias: bool | None = None, kernel_init: str = 'uniform',
                rngs: nnx.Rngs):
-    if kernel_init not in ('uniform', 'glorot_normal'):
-      raise ValueError("kernel_init must be 'uniform' or 'glorot_normal', got "
+    if kernel_init not in KERNEL_INITS:
+      raise ValueError(f'kernel_init must be one of {KERNEL_INITS}, got '
                        f'{kernel_init!r}.')
     self.init_scale = init_scale
     self.use_bn = use_bn
@@ -184,10 +190,15 @@ class MLP(_NormedMLP):
       self.norms = nnx.List([])
 
   def _make_dense(self, i, o, rngs):
-    init = (uniform_init(self.init_scale) if self.kernel_init == 'uniform'
-            else nnx.initializers.glorot_normal())
+    bias_init = nnx.initializers.zeros_init()
+    if self.kernel_init == 'uniform':
+      init = uniform_init(self.init_scale)
+    elif self.kernel_init == 'glorot_normal':
+      init = nnx.initializers.glorot_normal()
+    else:
+      init = bias_init = uniform_init(1.0 / float(i) ** 0.5)
     return nnx.Linear(i, o, use_bias=self.use_bias, kernel_init=init,
-                      bias_init=nnx.initializers.zeros_init(), rngs=rngs)
+                      bias_init=bias_init, rngs=rngs)
 
   def _activation(self, x):
     return jax.nn.relu(x)

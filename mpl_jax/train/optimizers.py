@@ -73,10 +73,11 @@ def _ewc_sgd(learning_rate, *, importance, decay=1.0, mode='online'):
       optax.sgd(learning_rate))
 
 
-def _si_sgd(learning_rate, *, c, xi=0.1, damping=None):
+def _si_sgd(learning_rate, *, c, xi=0.1, damping=None, nonnegative=False):
   """Synaptic Intelligence penalty gradient, then SGD."""
   return optax.chain(
-      baselines.add_synaptic_intelligence(c, xi=xi, damping=damping),
+      baselines.add_synaptic_intelligence(c, xi=xi, damping=damping,
+                                          nonnegative=nonnegative),
       optax.sgd(learning_rate))
 
 
