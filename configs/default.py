@@ -10,6 +10,9 @@ Fields:
     (permuted, split) or ``datasets`` (sequential), ``num_tasks`` (split: 0 =
     all), ``permute_first``, split only: ``scenario`` ('class' | 'task' |
     'domain'), ``classes_per_task``, ``class_order`` ('fixed' | 'random'),
+    ``train_outputs`` ('all' | 'task': class scenario only, the training
+    loss sees the current task's outputs only, the test all: the labels
+    trick),
     ``train_subset``/``test_subset`` (0: all), pixel ``scale``, ``mean``,
     ``std`` (x = (pixels*scale - mean)/std), ``data_dir`` ('' = TFDS default).
   model: ``name`` ('binary_mlp' | 'mlp'), ``hidden`` widths, ``init_scale``
@@ -60,7 +63,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict(dict(
       stream='permuted', dataset='mnist', datasets=(), num_tasks=6,
       permute_first=True, train_subset=0, test_subset=0, scenario='class',
-      classes_per_task=2, class_order='fixed',
+      classes_per_task=2, class_order='fixed', train_outputs='all',
       scale=1.0 / 255.0, mean=0.0, std=1.0, data_dir=''))
   c.model = ml_collections.ConfigDict(dict(
       name='binary_mlp', hidden=(4096, 4096), init_scale=0.05,

@@ -170,6 +170,25 @@ def test_split_fixed_order_classes_labels_and_masks(scenario):
   assert ('task0_class_mask' in keys) == (scenario == 'task')
 
 
+def test_split_labels_trick_masks_training_outputs_only():
+  ds = _dataset()
+  s = streams.split_stream(ds, [0, 1], scenario='class', train_outputs='task')
+  assert s.num_classes == 6
+  for t, task in enumerate(s.tasks):
+    assert task.class_mask is None  # the test sees every output
+    want = np.zeros(6, bool)
+    want[[2 * t, 2 * t + 1]] = True
+    np.testing.assert_array_equal(task.train_class_mask, np.stack([want] * 2))
+  assert s.arrays()['task1_train_class_mask'].shape == (2, 6)
+  plain = streams.split_stream(ds, [0, 1], scenario='class')
+  assert all(t.train_class_mask is None for t in plain.tasks)
+  for scenario in ('task', 'domain'):
+    with pytest.raises(ValueError, match="applies to the 'class' scenario"):
+      streams.split_stream(ds, [0], scenario=scenario, train_outputs='task')
+  with pytest.raises(ValueError, match='train_outputs must be one of'):
+    streams.split_stream(ds, [0], train_outputs='seen')
+
+
 def test_split_random_order_per_seed():
   ds = _dataset()
   s = streams.split_stream(ds, [0, 1, 2], class_order='random',

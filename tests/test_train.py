@@ -255,6 +255,30 @@ def test_split_streams_end_to_end(tmp_path, scenario):
     assert s['task0_class_mask'].sum(1).tolist() == [2, 2]
 
 
+def test_labels_trick_trains_on_the_task_outputs_and_tests_on_all(tmp_path):
+  """train_outputs='task': the training loss is the 2-way cross-entropy of
+  the task's own outputs (smaller than the 10-way one of the same runs), the
+  test takes the argmax over all 10 outputs, and validation guards it."""
+  over = {'data.stream': 'split', 'data.scenario': 'class',
+          'data.num_tasks': 2, 'optimizer.meta': 0.0,
+          'protocol.batch_size': 16, 'protocol.epochs_per_task': 1,
+          'protocol.eval_every': 'task'}
+  losses = {}
+  for outputs in ('all', 'task'):
+    d = tmp_path / outputs
+    train.train_and_evaluate(
+        tiny_config(**over, **{'data.train_outputs': outputs}), str(d))
+    losses[outputs] = np.load(d / 'losses.npy')
+    s = np.load(d / 'stream.npz')
+    assert ('task0_train_class_mask' in s) == (outputs == 'task')
+  assert (losses['task'][:, 0, 0] < losses['all'][:, 0, 0]).all()
+  assert (losses['task'][:, 0, 0] < np.log(2) + 0.1).all()
+  with pytest.raises(validate.ConfigError, match="scenario 'class' only"):
+    train.train_and_evaluate(
+        tiny_config(**{**over, 'data.scenario': 'task',
+                       'data.train_outputs': 'task'}), str(tmp_path / 'x'))
+
+
 def test_task_incremental_mask_restricts_predictions():
   logits = jnp.array([[5.0, 1.0, 2.0, 9.0], [0.0, 3.0, 1.0, 2.0]])
   mask = jnp.array([False, True, True, False])

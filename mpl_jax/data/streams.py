@@ -20,6 +20,7 @@ from mpl_jax.data.datasets import ArrayDataset
 
 STREAMS = ('permuted', 'sequential', 'split')
 SCENARIOS = ('class', 'task', 'domain')
+TRAIN_OUTPUTS = ('all', 'task')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Task:
     pixel_perm: ``int32[S, D]`` input permutation applied on the fly.
     class_mask: ``bool[S, C]`` outputs allowed for this task (masked logits
       of task-incremental learning); None: all outputs.
+    train_class_mask: ``bool[S, C]`` outputs that take part in the training
+      loss, when they differ from ``class_mask`` (the "labels trick" of
+      class-incremental learning: train on the task's own outputs, test on
+      all); None: ``class_mask``.
   """
   name: str
   dataset: int
@@ -45,6 +50,7 @@ class Task:
   test_y: np.ndarray
   pixel_perm: np.ndarray
   class_mask: Optional[np.ndarray] = None
+  train_class_mask: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +76,7 @@ class TaskStream:
     out = {'seeds': np.asarray(self.seeds)}
     for t, task in enumerate(self.tasks):
       for field in ('train_idx', 'train_y', 'test_idx', 'test_y',
-                    'pixel_perm', 'class_mask'):
+                    'pixel_perm', 'class_mask', 'train_class_mask'):
         if getattr(task, field) is not None:
           out[f'task{t}_{field}'] = getattr(task, field)
     return out
@@ -184,7 +190,8 @@ def split_stream(dataset: ArrayDataset, seeds: Sequence[int], *,
                  classes_per_task: int = 2, scenario: str = 'class',
                  class_order: str = 'fixed', num_tasks: Optional[int] = None,
                  train_subset: Optional[int] = None,
-                 test_subset: Optional[int] = None) -> TaskStream:
+                 test_subset: Optional[int] = None,
+                 train_outputs: str = 'all') -> TaskStream:
   """Split a dataset by class into tasks (e.g. split MNIST: 5 x 2 classes).
 
   Scenarios (van de Ven & Tolias, 2019):
@@ -209,12 +216,24 @@ def split_stream(dataset: ArrayDataset, seeds: Sequence[int], *,
       seed; 0/None: all). Tasks are cut to the smallest count over seeds so
       that runs stack.
     test_subset: likewise for test images.
+    train_outputs: ``'all'`` (default) or, for ``scenario='class'`` only,
+      ``'task'``: the training loss sees only the logits of the task's own
+      classes (``Task.train_class_mask``), the test still takes the argmax
+      over all classes (the "labels trick"; no task identity at test time,
+      but the learner is told which outputs belong to the current task while
+      training it).
 
   Returns:
     A :class:`TaskStream`.
   """
   if scenario not in SCENARIOS:
     raise ValueError(f'scenario must be one of {SCENARIOS}, got {scenario!r}.')
+  if train_outputs not in TRAIN_OUTPUTS:
+    raise ValueError(f'train_outputs must be one of {TRAIN_OUTPUTS}, got '
+                     f'{train_outputs!r}.')
+  if train_outputs != 'all' and scenario != 'class':
+    raise ValueError(f"train_outputs={train_outputs!r} applies to the 'class' "
+                     f'scenario only, got scenario={scenario!r}.')
   if class_order not in ('fixed', 'random'):
     raise ValueError(f"class_order must be 'fixed' or 'random', got "
                      f'{class_order!r}.')
@@ -266,16 +285,20 @@ def split_stream(dataset: ArrayDataset, seeds: Sequence[int], *,
                       for order in orders]) % classes_per_task
       tr_y = np.take_along_axis(pos, tr_y, 1).astype(np.int32)
       te_y = np.take_along_axis(pos, te_y, 1).astype(np.int32)
-    elif scenario == 'task':
-      mask = np.zeros((len(seeds), c), bool)
-      for i, (cls, _, _) in enumerate(per_seed):
-        mask[i, cls] = True
+    own = np.zeros((len(seeds), c), bool)
+    for i, (cls, _, _) in enumerate(per_seed):
+      own[i, cls] = True
+    train_mask = None
+    if scenario == 'task':
+      mask = own
+    elif train_outputs == 'task':
+      train_mask = own
     names = '-'.join(str(k) for k in per_seed[0][0])
     tasks.append(Task(name=f'classes-{names}' if class_order == 'fixed' else
                       f'split-{t + 1}', dataset=0, train_idx=tr_idx,
                       train_y=tr_y.astype(np.int32), test_idx=te_idx,
                       test_y=te_y.astype(np.int32), pixel_perm=ident,
-                      class_mask=mask))
+                      class_mask=mask, train_class_mask=train_mask))
   return TaskStream(name=f'split-{scenario}-{dataset.name}',
                     datasets=(dataset,), tasks=tuple(tasks),
                     seeds=tuple(int(s) for s in seeds),

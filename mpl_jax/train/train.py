@@ -75,7 +75,8 @@ def build_stream(config: ml_collections.ConfigDict,
     ds = datasets_lib.load_dataset(d.dataset, data_dir=data_dir)
     return streams_lib.split_stream(
         ds, seeds, classes_per_task=d.classes_per_task, scenario=d.scenario,
-        class_order=d.class_order, num_tasks=d.num_tasks or None, **subsets)
+        class_order=d.class_order, num_tasks=d.num_tasks or None,
+        train_outputs=d.train_outputs, **subsets)
   if d.stream == 'sequential':
     dss = [datasets_lib.load_dataset(n, data_dir=data_dir)
            for n in d.datasets]
@@ -150,13 +151,16 @@ class _Data:
     for t in stream.tasks:
       mask = (np.ones((len(stream.seeds), num_classes), bool)
               if t.class_mask is None else t.class_mask)
+      train_mask = (mask if t.train_class_mask is None
+                    else t.train_class_mask)
       host.append(dict(
           idx=(t.train_idx + off_train[t.dataset])[run_of_seed],
           y=t.train_y[run_of_seed], perm=t.pixel_perm[run_of_seed],
-          mask=mask[run_of_seed],
+          mask=train_mask[run_of_seed], eval_mask=mask[run_of_seed],
           test_idx=(t.test_idx + off_test[t.dataset])[run_of_seed],
           test_y=t.test_y[run_of_seed]))
-    self.train = [jax.tree.map(rep, h) for h in host]
+    self.train = [jax.tree.map(rep, {k: v for k, v in h.items()
+                                     if k != 'eval_mask'}) for h in host]
     # Tasks whose test sets have one shape are evaluated by one lax.map.
     by_shape: dict[int, list[int]] = {}
     for j, h in enumerate(host):
@@ -167,7 +171,7 @@ class _Data:
       self.groups.append(program_lib.TestGroup(
           np.asarray(ids, np.int32),
           dict(idx=rep(stack('test_idx')), y=rep(stack('test_y')),
-               perm=rep(stack('perm')), mask=rep(stack('mask')))))
+               perm=rep(stack('perm')), mask=rep(stack('eval_mask')))))
     self.train_sizes = [h['idx'].shape[1] for h in host]
 
 
@@ -197,7 +201,9 @@ def _warn_divergence(record, t, layout, stream, factor):
         float(losses[bad, 0].mean()), float(losses[bad, -1].mean()),
         bad.tolist(), [layout.seeds[i] for i in bad],
         [layout.values[i] for i in bad])
-  mask = stream.tasks[t].class_mask
+  task = stream.tasks[t]
+  mask = (task.class_mask if task.train_class_mask is None
+          else task.train_class_mask)
   classes = (stream.num_classes if mask is None else
              int(np.asarray(mask).sum(-1).max()))
   chance = 1.0 / max(classes, 1)

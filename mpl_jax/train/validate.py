@@ -73,7 +73,11 @@ def validate_config(config) -> None:
   if stream == 'permuted':
     positive_int(config, 'data.num_tasks')
   if stream == 'split':
-    choice(config, 'data.scenario', streams_lib.SCENARIOS)
+    scenario = choice(config, 'data.scenario', streams_lib.SCENARIOS)
+    outputs = choice(config, 'data.train_outputs', streams_lib.TRAIN_OUTPUTS)
+    if outputs != 'all' and scenario != 'class':
+      raise ConfigError(f"config.data.train_outputs={outputs!r} applies to "
+                        f"scenario 'class' only, got {scenario!r}.")
     choice(config, 'data.class_order', ('fixed', 'random'))
     positive_int(config, 'data.classes_per_task')
     positive_int(config, 'data.num_tasks', minimum=0)
