@@ -19,7 +19,11 @@ configs.py):
 * data standardised (``dataset_normalisation="standardised"``): pixels / 255,
   then minus one scalar mean, divided by one scalar std, those of the
   training split: MNIST 0.1307 / 0.3081, Fashion-MNIST 0.2860 / 0.3530
-  (measured on its training split).
+  (measured on its training split). Measured effect (the first 2 tasks of
+  the full permuted Fashion-MNIST stream, MESU, 5 seeds, 2-core CPU): mean
+  accuracy after task 2 83.0 ± 0.6 % standardised vs 81.8 ± 0.7 % with
+  pixels / 255 only (``--config.data.mean=0 --config.data.std=1``, the
+  library's ``pfmnist_mesu`` scaling).
 * 200 permuted tasks, every one permuted including the first, one pass over
   each at batch size 1, task-free (no boundary given to MESU, SGD, BGD or
   stream EWC); online EWC and SI get the boundaries their method needs.
