@@ -261,11 +261,16 @@ def _tiny_config():
 
 def test_items_protocol_in_the_trainer(tmp_path):
   config = _tiny_config()
+  # The items evaluator's outputs (a dict of arrays) go to TensorBoard too.
+  config.protocol.tensorboard = True
   workdir = str(tmp_path / 'items')
   summary = train.train_and_evaluate(config, workdir)
   for f in ('config.json', 'metrics.jsonl', 'summary.json', 'items.png',
             'stream.npz', 'items.npz'):
     assert os.path.isfile(os.path.join(workdir, f)), f
+  events = [os.path.join(d, f) for d, _, fs in
+            os.walk(os.path.join(workdir, 'tensorboard')) for f in fs]
+  assert len(events) == 3 and all(os.path.getsize(e) > 0 for e in events)
   n_sessions = 4 + 4 + 2
   assert summary['tasks_completed'] == n_sessions
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:

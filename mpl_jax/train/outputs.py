@@ -215,7 +215,14 @@ class TensorBoard:
       w.add_scalar('accuracy/average_seen', float(acc[:, :t + 1].mean()),
                    t + 1)
       for name, v in record.evals.items():
-        w.add_scalar(f'evals/{name}', float(np.mean(v[runs, t])), t + 1)
+        # An evaluator's output: one [R, T, ...] array or a dict of them.
+        parts = v.items() if isinstance(v, dict) else [('', v)]
+        for key, x in parts:
+          x = np.asarray(x)
+          if x.dtype.kind not in 'biuf':
+            continue
+          tag = f'evals/{name}/{key}' if key else f'evals/{name}'
+          w.add_scalar(tag, float(np.nanmean(x[runs, t])), t + 1)
       w.flush()
 
   def close(self) -> None:
