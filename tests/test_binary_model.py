@@ -184,3 +184,20 @@ def test_full_precision_mlp():
 def test_bad_configuration_raises(make):
   with pytest.raises(ValueError):
     make()
+
+
+def test_bn_scale_init_option():
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  ones = binary.BinaryMLP((20, 16, 4), rngs=nnx.Rngs(0))
+  unif = binary.BinaryMLP((20, 16, 4), bn_scale_init='uniform',
+                          rngs=nnx.Rngs(0))
+  for a, b in zip(ones.norms, unif.norms):
+    np.testing.assert_array_equal(np.asarray(a.scale[...]), 1.0)
+    s = np.asarray(b.scale[...])
+    assert (s >= 0).all() and (s < 1).all() and s.std() > 0.1
+  # The weights are drawn as before: only the BN scales differ.
+  for a, b in zip(ones.layers, unif.layers):
+    np.testing.assert_array_equal(np.asarray(a.kernel[...]),
+                                  np.asarray(b.kernel[...]))
+  with pytest.raises(ValueError, match='bn_scale_init must be one of'):
+    binary.BinaryMLP((4, 2), bn_scale_init='normal', rngs=nnx.Rngs(0))

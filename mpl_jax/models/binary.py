@@ -53,6 +53,12 @@ def sign_hardtanh(x: jax.Array) -> jax.Array:
 
 
 KERNEL_INITS = ('uniform', 'glorot_normal', 'fan_in')
+BN_SCALE_INITS = ('ones', 'uniform')
+
+
+def uniform_unit_init(key, shape, dtype=jnp.float32):
+  """``U(0, 1)``: PyTorch < 1.2's BatchNorm scale initialisation."""
+  return jax.random.uniform(key, shape, dtype, 0.0, 1.0)
 
 
 def uniform_init(scale: float):
@@ -88,17 +94,24 @@ def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 class _NormedMLP(nnx.Module):
   """Shared body: Dense -> BatchNorm -> activation, last layer without it."""
 
-  def __init__(self, sizes, *, bn_eval, bn_momentum, bn_epsilon, rngs):
+  def __init__(self, sizes, *, bn_eval, bn_momentum, bn_epsilon, rngs,
+               bn_scale_init='ones'):
     sizes = _check_sizes(sizes)
     if bn_eval not in BN_EVAL_MODES:
       raise ValueError(f'bn_eval must be one of {BN_EVAL_MODES}, got '
                        f'{bn_eval!r}.')
+    if bn_scale_init not in BN_SCALE_INITS:
+      raise ValueError(f'bn_scale_init must be one of {BN_SCALE_INITS}, got '
+                       f'{bn_scale_init!r}.')
+    scale_init = (nnx.initializers.ones_init() if bn_scale_init == 'ones'
+                  else uniform_unit_init)
     self.sizes = sizes
     self.bn_eval = bn_eval
     self.layers = nnx.List([
         self._make_dense(i, o, rngs) for i, o in zip(sizes[:-1], sizes[1:])])
     self.norms = nnx.List([
-        nnx.BatchNorm(o, momentum=bn_momentum, epsilon=bn_epsilon, rngs=rngs)
+        nnx.BatchNorm(o, momentum=bn_momentum, epsilon=bn_epsilon,
+                      scale_init=scale_init, rngs=rngs)
         for o in sizes[1:]])
 
   def _make_dense(self, i, o, rngs):
@@ -131,6 +144,9 @@ class BinaryMLP(_NormedMLP):
     bn_momentum: running-average momentum in Flax's convention (0.9 equals
       PyTorch's 0.1).
     bn_epsilon: BatchNorm epsilon (PyTorch default 1e-5).
+    bn_scale_init: ``'ones'`` (default; PyTorch >= 1.2, Flax) or
+      ``'uniform'``: BatchNorm scales start ``U(0, 1)``, as under the PyTorch
+      1.1.0 that the reference code pins.
     rngs: ``nnx.Rngs`` for the weight init.
 
   References:
@@ -140,10 +156,12 @@ class BinaryMLP(_NormedMLP):
 
   def __init__(self, sizes: Sequence[int], *, init_scale: float = 0.05,
                bn_eval: str = 'batch', bn_momentum: float = 0.9,
-               bn_epsilon: float = 1e-5, rngs: nnx.Rngs):
+               bn_epsilon: float = 1e-5, bn_scale_init: str = 'ones',
+               rngs: nnx.Rngs):
     self.init_scale = init_scale
     super().__init__(sizes, bn_eval=bn_eval, bn_momentum=bn_momentum,
-                     bn_epsilon=bn_epsilon, rngs=rngs)
+                     bn_epsilon=bn_epsilon, rngs=rngs,
+                     bn_scale_init=bn_scale_init)
 
   def _make_dense(self, i, o, rngs):
     return BinaryDense(i, o, init_scale=self.init_scale, rngs=rngs)
