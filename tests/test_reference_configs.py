@@ -22,6 +22,7 @@ def test_laborieux_defaults_are_the_reference_code(dataset):
   assert c.data.num_tasks == 6 and c.data.train_subset == 0
   # BatchNorm: test-batch statistics, per-task BN (scenario 'task').
   assert c.model.bn_eval == 'batch' and "bn_eval='batch'" in doc
+  assert c.model.bn_scale_init == 'ones' and "bn_scale_init='ones'" in doc
   assert c.protocol.per_task_bn and 'per_task_bn=True' in doc
   # A new Adam_meta per task: moments and step count restart.
   assert c.protocol.reset_optimizer == 'all'

@@ -72,6 +72,13 @@ def write_jsonl(path: str, rows: Sequence[dict]) -> None:
   _atomic(path, w)
 
 
+def append_jsonl(path: str, rows: Sequence[dict]) -> None:
+  """Appends ``rows`` to a JSON-lines file (long streams: no rewrite)."""
+  with open(path, 'a') as f:
+    for row in rows:
+      f.write(json.dumps(row, sort_keys=True) + '\n')
+
+
 def write_npy(path: str, array: np.ndarray) -> None:
   def w(tmp):
     with open(tmp, 'wb') as f:

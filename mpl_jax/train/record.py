@@ -145,10 +145,16 @@ def summary_table(summ: dict[str, Any]) -> str:
 
 def write(workdir: str, record: RunRecord, done: int, task_names, seeds,
           values, sweep_name, groups, evaluators, *, plot: bool,
-          title: str) -> dict[str, Any]:
-  """Rewrites every output file from the record after ``done`` tasks."""
+          title: str, append_from: int | None = None) -> dict[str, Any]:
+  """Rewrites every output file from the record after ``done`` tasks.
+
+  With ``append_from=k`` the rows of tasks ``k+1..done`` are appended to
+  ``metrics.jsonl`` instead of rewriting all of it (the file grows as
+  tasks x runs rows of up to tasks entries: rewriting it after every task
+  made long streams quadratic in time); every other file is rewritten.
+  """
   rows = []
-  for t in range(done):
+  for t in range(append_from or 0, done):
     for r in range(len(seeds)):
       row = {
           'task': t + 1, 'task_name': task_names[t], 'run': r,
@@ -168,7 +174,10 @@ def write(workdir: str, record: RunRecord, done: int, task_names, seeds,
           row[name] = float(v[r, t])
       rows.append(row)
   j = lambda name: os.path.join(workdir, name)
-  outputs.write_jsonl(j('metrics.jsonl'), rows)
+  if append_from is None:
+    outputs.write_jsonl(j('metrics.jsonl'), rows)
+  else:
+    outputs.append_jsonl(j('metrics.jsonl'), rows)
   outputs.write_npy(j('accuracy.npy'), record.accuracy)
   outputs.write_npy(j('accuracy_init.npy'), record.accuracy_init)
   outputs.write_npy(j('curves.npy'), record.curves)

@@ -350,6 +350,7 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       else None
   task_names = [t.name for t in stream.tasks]
   last_plot = [0.0, 0.0]  # when, and how long it took
+  rows_written = [None]  # tasks whose metrics.jsonl rows this process wrote
 
   def write(done):
     # Plots are redrawn at the end, and meanwhile at most every 30 s and
@@ -358,9 +359,15 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
     plot = config.plot and (done == n_tasks or
                             since > max(30.0, 20 * last_plot[1]))
     t0 = time.time()
+    # metrics.jsonl: rewritten whole by this process's first write (a resumed
+    # run drops rows past its checkpoint), then appended task by task.
+    append = rows_written[0] if rows_written[0] is not None and (
+        rows_written[0] <= done) else None
     out = record_lib.write(
         workdir, record, done, task_names, layout.seeds, layout.values,
-        layout.sweep_name, groups, evaluators, plot=plot, title=config.name)
+        layout.sweep_name, groups, evaluators, plot=plot, title=config.name,
+        append_from=append)
+    rows_written[0] = done
     if plot:
       last_plot[:] = [time.time(), time.time() - t0]
     return out
