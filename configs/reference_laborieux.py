@@ -41,7 +41,7 @@ configs.py):
   for ``metaplastic_adam`` the library's ``'moments'``, used by
   ``pfmnist_meta``, resets the same state, so that config already matched).
   The PyTorch-style epsilon is the one change from ``pfmnist_meta``'s
-  optimizer (its effect was not measured separately).
+  optimizer (its measured effect: below).
 * training: batch 100, 40 epochs per task, mean cross-entropy; evaluation of
   every task (trained or not) after every epoch, test batch 1000 (pMNIST) or
   100 (FMNIST).
@@ -55,7 +55,14 @@ Differences that remain, and why:
 * BatchNorm scales start at 1 (``model.bn_scale_init='ones'``: the
   reference's code at HEAD under a current PyTorch); under the PyTorch 1.1.0
   that the reference's README pins they started U(0, 1):
-  ``--config.model.bn_scale_init=uniform``. LAB_BNUNIF_DOC
+  ``--config.model.bn_scale_init=uniform``. Measured effect (reduced
+  protocol below, paired by seed, 5 seeds): U(0, 1) scales raise the average
+  accuracy after the last task by 2.6 ± 1.5 points (meta 0: 63.0 ± 2.6 %)
+  and 4.4 ± 1.1 points (meta 1.35: 69.2 ± 3.0 %), and task 1 at the end
+  from 37.9 to 52.4 % with meta 1.35: the paper-era runs had this.
+* Adam's epsilon, PyTorch-style here as in the reference: the optax
+  placement changes the same averages by -0.2 ± 1.2 / -0.5 ± 0.8 points
+  (within noise).
 * training accuracy: the reference re-measures the whole training set after
   each epoch; the trainer reports the epoch's running minibatch accuracy.
   Test loss is not recorded. Metrics only; training is unaffected.
