@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from mpl_jax import config_checks
 from mpl_jax.neuro import assoc
 from mpl_jax.neuro import calcium as ca_lib
 
 CALCIUM_PROTOCOLS = ('pairing', 'rate', 'stdp', 'sliding', 'neuron')
 
 
-class ConfigError(ValueError):
-  """A config value is missing, of the wrong kind, or out of range."""
-
-
-def _get(cfg, path: str):
-  node = cfg
-  for part in path.split('.'):
-    if part not in node:
-      raise ConfigError(f'config.{path} is missing.')
-    node = node[part]
-  return node
+ConfigError = config_checks.ConfigError
+_get = config_checks.require
 
 
 def _num(cfg, path, *, lo=None, hi=None, integer=False, strict=False):
@@ -36,11 +28,7 @@ def _num(cfg, path, *, lo=None, hi=None, integer=False, strict=False):
 
 
 def _choice(cfg, path, choices):
-  v = _get(cfg, path)
-  if v not in choices:
-    raise ConfigError(f'config.{path} must be one of {tuple(choices)}, got '
-                      f'{v!r}.')
-  return v
+  return config_checks.choice(cfg, path, tuple(choices))
 
 
 def params(cfg, path, base: ca_lib.CalciumParams) -> ca_lib.CalciumParams:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from mpl_jax import config_checks
 from mpl_jax.data import datasets as datasets_lib
 from mpl_jax.data import streams as streams_lib
 from mpl_jax.train import models as models_lib
@@ -15,18 +14,10 @@ REDUCTIONS = ('mean', 'sum')
 LEARNERS = ('gradient', 'erbp')
 
 
-class ConfigError(ValueError):
-  """A config value is missing, of the wrong kind, or out of range."""
-
-
-def require(cfg, path: str) -> Any:
-  """``config.<path>``, or a ConfigError naming the missing field."""
-  node = cfg
-  for part in path.split('.'):
-    if part not in node:
-      raise ConfigError(f'config.{path} is missing.')
-    node = node[part]
-  return node
+# The shared checks, re-exported: callers use validate.ConfigError etc.
+ConfigError = config_checks.ConfigError
+require = config_checks.require
+choice = config_checks.choice
 
 
 def positive_int(cfg, path, minimum=1):
@@ -43,14 +34,6 @@ def positive_number(cfg, path):
   v = require(cfg, path)
   if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
     raise ConfigError(f'config.{path} must be a number > 0, got {v!r}.')
-  return v
-
-
-def choice(cfg, path, choices):
-  """A field whose value must be one of ``choices``."""
-  v = require(cfg, path)
-  if v not in choices:
-    raise ConfigError(f'config.{path} must be one of {choices}, got {v!r}.')
   return v
 
 

@@ -1,0 +1,32 @@
+"""Field checks shared by every config validator (trainer and simulations).
+
+One error type, :class:`ConfigError`, so that a bad config is reported and
+caught the same way whatever program it is for. No JAX or Flax import: the
+checks run before anything is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+  """A config value is missing, of the wrong kind, or out of range."""
+
+
+def require(cfg, path: str) -> Any:
+  """``config.<path>``, or a ConfigError naming the missing field."""
+  node = cfg
+  for part in path.split('.'):
+    if part not in node:
+      raise ConfigError(f'config.{path} is missing.')
+    node = node[part]
+  return node
+
+
+def choice(cfg, path, choices):
+  """A field whose value must be one of ``choices``."""
+  v = require(cfg, path)
+  if v not in choices:
+    raise ConfigError(f'config.{path} must be one of {choices}, got {v!r}.')
+  return v
