@@ -19,6 +19,8 @@ from typing import Any, Sequence
 from absl import app
 from absl import flags
 
+from mpl_jax.train import record
+
 FLAGS = flags.FLAGS
 flags.DEFINE_bool('markdown', False, 'Print a Markdown table.')
 
@@ -71,12 +73,7 @@ def table(workdirs: Sequence[str], markdown: bool) -> str:
              '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(r) + ' |' for r in body]
     return '\n'.join(lines)
-  all_rows = [header] + body
-  widths = [max(len(r[i]) for r in all_rows) for i in range(len(header))]
-  lines = ['  '.join(v.ljust(w) for v, w in zip(r, widths))
-           for r in all_rows]
-  lines.insert(1, '  '.join('-' * w for w in widths))
-  return '\n'.join(lines)
+  return record.text_table([header] + body)
 
 
 def main(argv: Sequence[str]) -> None:

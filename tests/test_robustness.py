@@ -152,7 +152,7 @@ def test_divergence_and_below_chance_warnings(caplog):
     seeds, values = (0, 1, 2), (None, None, None)
 
   class Task:
-    class_mask = train_class_mask = None
+    training_mask = None
 
   class Stream:
     tasks, num_classes = [Task()], 10

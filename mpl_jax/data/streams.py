@@ -52,6 +52,12 @@ class Task:
   class_mask: Optional[np.ndarray] = None
   train_class_mask: Optional[np.ndarray] = None
 
+  @property
+  def training_mask(self) -> Optional[np.ndarray]:
+    """The outputs the training loss sees (None: all)."""
+    return (self.class_mask if self.train_class_mask is None
+            else self.train_class_mask)
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskStream:

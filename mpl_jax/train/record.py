@@ -137,6 +137,11 @@ def summary_table(summ: dict[str, Any]) -> str:
   rows = [['group'] + [c[1] for c in cols]]
   for g, m in groups.items():
     rows.append([g] + [cell(m[c[0]], c[2]) for c in cols])
+  return text_table(rows)
+
+
+def text_table(rows: list[list[str]]) -> str:
+  """Aligned columns, a rule under the first (header) row."""
   widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
   lines = ['  '.join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
   lines.insert(1, '  '.join('-' * w for w in widths))

@@ -149,10 +149,10 @@ class _Data:
         layout, np.concatenate([d.test_x for d in stream.datasets]), False)
     host = []
     for t in stream.tasks:
-      mask = (np.ones((len(stream.seeds), num_classes), bool)
-              if t.class_mask is None else t.class_mask)
-      train_mask = (mask if t.train_class_mask is None
-                    else t.train_class_mask)
+      everything = np.ones((len(stream.seeds), num_classes), bool)
+      mask = everything if t.class_mask is None else t.class_mask
+      train_mask = (everything if t.training_mask is None
+                    else t.training_mask)
       host.append(dict(
           idx=(t.train_idx + off_train[t.dataset])[run_of_seed],
           y=t.train_y[run_of_seed], perm=t.pixel_perm[run_of_seed],
@@ -201,9 +201,7 @@ def _warn_divergence(record, t, layout, stream, factor):
         float(losses[bad, 0].mean()), float(losses[bad, -1].mean()),
         bad.tolist(), [layout.seeds[i] for i in bad],
         [layout.values[i] for i in bad])
-  task = stream.tasks[t]
-  mask = (task.class_mask if task.train_class_mask is None
-          else task.train_class_mask)
+  mask = stream.tasks[t].training_mask
   classes = (stream.num_classes if mask is None else
              int(np.asarray(mask).sum(-1).max()))
   chance = 1.0 / max(classes, 1)
@@ -361,12 +359,10 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
     t0 = time.time()
     # metrics.jsonl: rewritten whole by this process's first write (a resumed
     # run drops rows past its checkpoint), then appended task by task.
-    append = rows_written[0] if rows_written[0] is not None and (
-        rows_written[0] <= done) else None
     out = record_lib.write(
         workdir, record, done, task_names, layout.seeds, layout.values,
         layout.sweep_name, groups, evaluators, plot=plot, title=config.name,
-        append_from=append)
+        append_from=rows_written[0])
     rows_written[0] = done
     if plot:
       last_plot[:] = [time.time(), time.time() - t0]
