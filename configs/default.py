@@ -36,7 +36,9 @@ Fields:
     per-epoch lines on CPU, per task on GPU/TPU | 'epoch' | 'task'),
     ``tensorboard`` (event files under workdir/tensorboard/),
     ``divergence_factor`` (warn when a task's loss grows by more than this
-    factor from its first to its last epoch).
+    factor from its first to its last epoch), ``background_save`` (write
+    each task's checkpoint and outputs in a background thread while the
+    next task runs; False: before it starts).
   learner: 'gradient' (model + optax rule) or 'erbp' (spiking network with
     local learning). An 'erbp' config also sets ``snn``, every constant of
     the spiking network, as ``mpl_jax.train.spiking.snn_config(**overrides)``
@@ -76,7 +78,7 @@ def get_config() -> ml_collections.ConfigDict:
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
       loss_reduction='mean', task_boundaries=True, eval_tasks='all',
       vectorize='auto', steps_per_task=0, devices=0, progress='auto',
-      tensorboard=True, divergence_factor=100.0))
+      tensorboard=True, divergence_factor=100.0, background_save=True))
   c.program = 'continual'
   c.learner = 'gradient'
   c.evals = ml_collections.ConfigDict()

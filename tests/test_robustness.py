@@ -15,6 +15,7 @@ import pytest
 from _configs import tiny_config
 from mpl_jax.train import checkpoint
 from mpl_jax.train import evaluators
+from mpl_jax.train import health
 from mpl_jax.train import metrics
 from mpl_jax.train import record as record_lib
 from mpl_jax.train import train
@@ -158,7 +159,7 @@ def test_divergence_and_below_chance_warnings(caplog):
     tasks, num_classes = [Task()], 10
 
   with caplog.at_level(logging.WARNING):
-    train._warn_divergence(rec, 0, Layout, Stream, 100.0)
+    health.warn_divergence(rec, 0, Layout, Stream, 100.0)
   text = [r.getMessage() for r in caplog.records]
   assert any('task 1' in m and 'grew more than 100x' in m and 'runs [1]' in m
              for m in text)

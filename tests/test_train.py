@@ -98,8 +98,11 @@ def test_runs_axis_matches_per_run_calls(vectorize):
 
 
 def test_resume_gives_uninterrupted_results(tmp_path):
+  # The reference run saves before each next task, the resumed one in the
+  # background: their files must be the same.
   c = tiny_config()
-  train.train_and_evaluate(c, str(tmp_path / 'full'))
+  train.train_and_evaluate(tiny_config(**{'protocol.background_save': False}),
+                           str(tmp_path / 'full'))
   part = str(tmp_path / 'part')
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(c, part, _interrupt_after_task=1)
@@ -111,6 +114,12 @@ def test_resume_gives_uninterrupted_results(tmp_path):
   np.testing.assert_array_equal(a_full, a_part)
   np.testing.assert_array_equal(c_full, c_part)
   assert r_full == r_part and s_full == s_part
+  last = lambda w: np.load(os.path.join(w, 'checkpoints', 'step_000003',
+                                        'arrays.npz'))
+  with last(str(tmp_path / 'full')) as z_full, last(part) as z_part:
+    assert sorted(z_full.files) == sorted(z_part.files)
+    for k in z_full.files:
+      np.testing.assert_array_equal(z_full[k], z_part[k])
   # A different config in the same workdir is refused.
   with pytest.raises(ValueError, match='different config'):
     train.train_and_evaluate(tiny_config(seed=9), part)

@@ -9,6 +9,7 @@ written to the workdir as one object (:func:`write`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from typing import Any, Optional, Sequence
@@ -59,6 +60,10 @@ class RunRecord:
                {ev.name: alloc(ev, runs, tasks) for ev in evaluators},
                {ev.name: alloc(ev, runs) for ev in evaluators
                 if getattr(ev, 'at_init', False)})
+
+  def copy(self) -> 'RunRecord':
+    """A deep copy (the record is filled in place, task by task)."""
+    return copy.deepcopy(self)
 
   def tree(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

@@ -32,11 +32,10 @@ import contextlib
 import os
 import signal
 import time
-from typing import Any, Optional
+from typing import Optional
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import nnx
@@ -44,14 +43,17 @@ from flax import nnx
 from mpl_jax.data import datasets as datasets_lib
 from mpl_jax.data import streams as streams_lib
 from mpl_jax.rules import mixture as mixture_lib
+from mpl_jax.train import background
 from mpl_jax.train import checkpoint as ckpt_lib
 from mpl_jax.train import evaluators as evaluators_lib
+from mpl_jax.train import health
 from mpl_jax.train import keys as keys_lib
 from mpl_jax.train import learner as learner_lib
 from mpl_jax.train import optimizers
 from mpl_jax.train import outputs
 from mpl_jax.train import program as program_lib
 from mpl_jax.train import record as record_lib
+from mpl_jax.train import task_data
 from mpl_jax.train import validate
 from mpl_jax.train import workdir as workdir_lib
 from mpl_jax.train.models import build_model
@@ -135,104 +137,6 @@ class _SeededLearner:
         state, keys_lib.stream_key(seed, 'rule', task), task, sweep_value)
 
 
-class _Data:
-  """The stream's arrays on the devices: base images once (every dataset
-  concatenated, indices offset), per-task index arrays per run."""
-
-  def __init__(self, stream, layout, run_of_seed, num_classes):
-    off_train = np.cumsum([0] + [len(d.train_y) for d in stream.datasets])
-    off_test = np.cumsum([0] + [len(d.test_y) for d in stream.datasets])
-    rep = lambda x: program_lib.put(layout, x, per_run=True)
-    self.images = program_lib.put(
-        layout, np.concatenate([d.train_x for d in stream.datasets]), False)
-    self.test_images = program_lib.put(
-        layout, np.concatenate([d.test_x for d in stream.datasets]), False)
-    host = []
-    for t in stream.tasks:
-      everything = np.ones((len(stream.seeds), num_classes), bool)
-      mask = everything if t.class_mask is None else t.class_mask
-      train_mask = (everything if t.training_mask is None
-                    else t.training_mask)
-      host.append(dict(
-          idx=(t.train_idx + off_train[t.dataset])[run_of_seed],
-          y=t.train_y[run_of_seed], perm=t.pixel_perm[run_of_seed],
-          mask=train_mask[run_of_seed], eval_mask=mask[run_of_seed],
-          test_idx=(t.test_idx + off_test[t.dataset])[run_of_seed],
-          test_y=t.test_y[run_of_seed]))
-    self.train = [jax.tree.map(rep, {k: v for k, v in h.items()
-                                     if k != 'eval_mask'}) for h in host]
-    # Tasks whose test sets have one shape are evaluated by one lax.map.
-    by_shape: dict[int, list[int]] = {}
-    for j, h in enumerate(host):
-      by_shape.setdefault(h['test_idx'].shape[1], []).append(j)
-    self.groups = []
-    for ids in by_shape.values():
-      stack = lambda k: np.stack([host[j][k] for j in ids], 1)
-      self.groups.append(program_lib.TestGroup(
-          np.asarray(ids, np.int32),
-          dict(idx=rep(stack('test_idx')), y=rep(stack('test_y')),
-               perm=rep(stack('perm')), mask=rep(stack('eval_mask')))))
-    self.train_sizes = [h['idx'].shape[1] for h in host]
-
-
-def _check_batches(config, stream) -> None:
-  """Refuses batch sizes that leave a task without a single step."""
-  bs = config.protocol.batch_size
-  for t, task in enumerate(stream.tasks):
-    n = task.train_idx.shape[1]
-    if n < bs:
-      raise validate.ConfigError(
-          f'config.protocol.batch_size={bs} is larger than the {n} training '
-          f'examples of task {t + 1} ({task.name}): no training step would '
-          'run. Lower the batch size or raise data.train_subset.')
-
-
-def _warn_divergence(record, t, layout, stream, factor):
-  """Warns when the loss grew by orders of magnitude during task ``t`` or
-  the training accuracy of its last epoch is below chance."""
-  losses = record.losses[:, t]
-  grew = losses[:, -1] > factor * np.maximum(losses[:, 0], 1e-12)
-  if losses.shape[1] > 1 and grew.any():
-    bad = np.flatnonzero(grew)
-    logging.warning(
-        'Divergence? In task %d the training loss grew more than %gx from '
-        'epoch 1 to epoch %d (%.3g -> %.3g) in runs %s (seeds %s, values %s).'
-        ' Consider a lower learning rate.', t + 1, factor, losses.shape[1],
-        float(losses[bad, 0].mean()), float(losses[bad, -1].mean()),
-        bad.tolist(), [layout.seeds[i] for i in bad],
-        [layout.values[i] for i in bad])
-  mask = stream.tasks[t].training_mask
-  classes = (stream.num_classes if mask is None else
-             int(np.asarray(mask).sum(-1).max()))
-  chance = 1.0 / max(classes, 1)
-  last = record.train_accuracy[:, t, -1]
-  below = last < chance
-  if below.any():
-    bad = np.flatnonzero(below)
-    logging.warning(
-        'Task %d: training accuracy in its last epoch is below chance '
-        '(%.1f%% < %.1f%%) in runs %s (seeds %s, values %s): the run may have '
-        'diverged.', t + 1, 100 * float(last[bad].mean()), 100 * chance,
-        bad.tolist(), [layout.seeds[i] for i in bad],
-        [layout.values[i] for i in bad])
-
-
-def _check_finite(record, t, layout, workdir):
-  losses = record.losses[:, t]
-  bad_runs = ~np.all(np.isfinite(losses), axis=1)
-  if not bad_runs.any():
-    return
-  bad = np.flatnonzero(bad_runs)
-  epoch = int(np.flatnonzero(~np.isfinite(losses[bad[0]]))[0])
-  saved = (f'tasks 1..{t} are checkpointed in {workdir}' if t else
-           'no task was completed, nothing is checkpointed')
-  raise FloatingPointError(
-      f'non-finite training loss in task {t + 1} epoch {epoch + 1} for runs '
-      f'{bad.tolist()} (seeds {[layout.seeds[i] for i in bad]}, values '
-      f'{[layout.values[i] for i in bad]}): lower the learning rate or check '
-      f'the data scaling; {saved}.')
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
   """SIGTERM raises KeyboardInterrupt (as Ctrl-C) while the run lasts."""
@@ -297,13 +201,13 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                jax.default_backend(), config.protocol.vectorize)
   stream_seeds = sorted(set(layout.seeds))
   stream = build_stream(config, stream_seeds)
-  _check_batches(config, stream)
+  task_data.check_batches(config, stream)
   evaluators = evaluators_lib.build_evaluators(config, stream)
   run_of_seed = np.asarray([stream_seeds.index(s) for s in layout.seeds])
   if primary:
     outputs.write_npz(os.path.join(workdir, 'stream.npz'), stream.arrays())
   learner = make_learner(config, stream, layout.sweep_name)
-  data = _Data(stream, layout, run_of_seed, stream.num_classes)
+  data = task_data.DeviceData(stream, layout, run_of_seed, stream.num_classes)
 
   p = config.protocol
   n_tasks = stream.num_tasks
@@ -350,17 +254,16 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
   last_plot = [0.0, 0.0]  # when, and how long it took
   rows_written = [None]  # tasks whose metrics.jsonl rows this process wrote
 
-  def write(done):
-    # Plots are redrawn at the end, and meanwhile at most every 30 s and
-    # never taking over 5% of the run.
+  def write(done, rec, final):
+    # Plots are drawn by the final write, and meanwhile at most every 30 s
+    # and never taking over 5% of the run.
     since = time.time() - last_plot[0]
-    plot = config.plot and (done == n_tasks or
-                            since > max(30.0, 20 * last_plot[1]))
+    plot = config.plot and (final or since > max(30.0, 20 * last_plot[1]))
     t0 = time.time()
     # metrics.jsonl: rewritten whole by this process's first write (a resumed
     # run drops rows past its checkpoint), then appended task by task.
     out = record_lib.write(
-        workdir, record, done, task_names, layout.seeds, layout.values,
+        workdir, rec, done, task_names, layout.seeds, layout.values,
         layout.sweep_name, groups, evaluators, plot=plot, title=config.name,
         append_from=rows_written[0])
     rows_written[0] = done
@@ -368,6 +271,17 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       last_plot[:] = [time.time(), time.time() - t0]
     return out
 
+  def save_job(t, host_state, rec):
+    def job():
+      ckpt.save(t + 1, dict(state=host_state, record=rec.tree()))
+      write(t + 1, rec, final=False)
+      if tb is not None:
+        tb.task(t, rec)
+    return job
+
+  # Each task's files are written in the background while the devices run
+  # the next task (from host copies, in order, one save pending at most).
+  saver = background.BackgroundWriter(enabled=p.background_save)
   t_run, trained = time.time(), 0
   timing = dict(setup_s=t_run - t_setup, tasks=[])
   try:
@@ -378,15 +292,14 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
           ev_runs, t, data.images, data.test_images, shared)
       record.add_task(t, host(out))
       dt = time.time() - t0
-      _check_finite(record, t, layout, workdir)
-      _warn_divergence(record, t, layout, stream, p.divergence_factor)
+      health.check_finite(record, t, layout, workdir)
+      health.warn_divergence(record, t, layout, stream, p.divergence_factor)
+      host_state = host(state)  # every process takes part in the gather
       if primary:
-        ckpt.save(t + 1, dict(state=host(state), record=record.tree()))
-        write(t + 1)
-        if tb is not None:
-          tb.task(t, record)
-      else:
-        host(state)  # every process takes part in the gather
+        # Owned copies: on CPU np.asarray may view a buffer that the next
+        # task's program reuses while the save is still writing it.
+        saver.submit(save_job(t, jax.tree.map(np.array, host_state),
+                              record.copy()))
       steps = (p.steps_per_task or epochs * (
           data.train_sizes[t] // learner.batch_size))
       samples = steps * learner.batch_size * layout.num_runs
@@ -410,11 +323,17 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                      100 * float(seen.mean()))
       if interrupt_after is not None and t + 1 >= interrupt_after:
         raise KeyboardInterrupt(f'interrupted after task {t + 1} (test hook)')
+  except BaseException:
+    saver.close(failing=True)
+    raise
+  else:
+    saver.close()
   finally:
     if tb is not None:
       tb.close()
-  summ = (write(n_tasks) if primary else record_lib.summary(
-      record, n_tasks, groups, layout.seeds, layout.sweep_name, evaluators))
+  summ = (write(n_tasks, record, final=True) if primary else
+          record_lib.summary(record, n_tasks, groups, layout.seeds,
+                             layout.sweep_name, evaluators))
   logging.info('Finished %d tasks x %d runs in %.1fs. Mean ± std over seeds:'
                '\n%s\nOutputs in %s (summary.json, %smetrics.jsonl, '
                'accuracy.npy%s).', n_tasks, layout.num_runs,
