@@ -1,11 +1,30 @@
-"""Shared fixtures: one offline Fashion-MNIST preparation per test session."""
+"""Shared fixtures: one offline Fashion-MNIST preparation per test session,
+and one XLA compilation cache per test session."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
-import pytest
+# Compilation dominates this suite on CPU, and many tests compile the same
+# program (same config, another test). A persistent compilation cache, new
+# for each session (so no entry outlives the code that made it), lets them
+# share it; subprocesses inherit it through the environment. Set before JAX
+# is imported. MPL_JAX_TEST_XLA_CACHE names a cache folder to keep instead.
+_run = os.environ.get('PYTEST_XDIST_TESTRUNUID')  # shared by xdist workers
+_CACHE = os.environ.get('MPL_JAX_TEST_XLA_CACHE') or os.path.join(
+    tempfile.gettempdir(), f'mpl_jax_xla_cache_{_run or os.getpid()}')
+if not os.environ.get('MPL_JAX_TEST_XLA_CACHE'):
+  if _run is None or os.environ.get('PYTEST_XDIST_WORKER') is None:
+    atexit.register(shutil.rmtree, _CACHE, True)  # the session's owner
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _CACHE)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 
-from mpl_jax.data import datasets
-from mpl_jax.data import provision
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from mpl_jax.data import datasets  # pylint: disable=wrong-import-position
+from mpl_jax.data import provision  # pylint: disable=wrong-import-position
 
 DEBIAN_DIR = datasets.DEBIAN_FASHION_MNIST_DIR
 

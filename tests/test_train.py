@@ -19,6 +19,11 @@ from mpl_jax.train import train
 from mpl_jax.train import validate
 
 
+# Split digits: every pair of classes cut to one size, so all tasks share one
+# compiled program (tasks of different sizes compile one each).
+EQUAL_TASKS = {'data.train_subset': 240, 'data.test_subset': 40}
+
+
 def _read(workdir):
   with open(os.path.join(workdir, 'summary.json')) as f:
     summary = json.load(f)
@@ -238,7 +243,8 @@ def test_mnist_then_fashion_mnist_through_tfds(fmnist_data_dir, tmp_path):
 
 @pytest.mark.parametrize('scenario', ['class', 'task', 'domain'])
 def test_split_streams_end_to_end(tmp_path, scenario):
-  c = tiny_config(**{'data.stream': 'split', 'data.scenario': scenario,
+  c = tiny_config(**EQUAL_TASKS,
+                  **{'data.stream': 'split', 'data.scenario': scenario,
                      'data.class_order': 'random', 'data.num_tasks': 3,
                      'num_seeds': 2, 'optimizer.meta': 0.0,
                      'protocol.eval_tasks': 'seen', 'protocol.batch_size': 16,
@@ -268,7 +274,7 @@ def test_labels_trick_trains_on_the_task_outputs_and_tests_on_all(tmp_path):
   """train_outputs='task': the training loss is the 2-way cross-entropy of
   the task's own outputs (smaller than the 10-way one of the same runs), the
   test takes the argmax over all 10 outputs, and validation guards it."""
-  over = {'data.stream': 'split', 'data.scenario': 'class',
+  over = {**EQUAL_TASKS, 'data.stream': 'split', 'data.scenario': 'class',
           'data.num_tasks': 2, 'optimizer.meta': 0.0,
           'protocol.batch_size': 16, 'protocol.epochs_per_task': 1,
           'protocol.eval_every': 'task'}
@@ -305,7 +311,8 @@ def test_task_incremental_mask_restricts_predictions():
 
 def test_engram_gated_bnn_split_digits(tmp_path):
   """The engram protocol end to end: per-seed engrams differ, results saved."""
-  c = tiny_config(**{'data.stream': 'split', 'data.scenario': 'domain',
+  c = tiny_config(**EQUAL_TASKS,
+                  **{'data.stream': 'split', 'data.scenario': 'domain',
                      'data.num_tasks': 0, 'num_seeds': 2,
                      'protocol.batch_size': 16})
   c.optimizer = dict(name='engram_metaplastic_adam', learning_rate=0.005,
