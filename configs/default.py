@@ -36,9 +36,11 @@ Fields:
     per-epoch lines on CPU, per task on GPU/TPU | 'epoch' | 'task'),
     ``tensorboard`` (event files under workdir/tensorboard/),
     ``divergence_factor`` (warn when a task's loss grows by more than this
-    factor from its first to its last epoch), ``background_save`` (write
-    each task's checkpoint and outputs in a background thread while the
-    next task runs; False: before it starts).
+    factor from its first to its last epoch), ``save_mode`` ('background':
+    each task's checkpoint and outputs are written by a background thread
+    while the next task runs; 'blocking': before it starts; 'auto':
+    background on GPU/TPU, blocking on CPU, where the host's cores are the
+    device's and a background save slows the next task more than it saves).
   learner: 'gradient' (model + optax rule) or 'erbp' (spiking network with
     local learning). An 'erbp' config also sets ``snn``, every constant of
     the spiking network, as ``mpl_jax.train.spiking.snn_config(**overrides)``
@@ -78,7 +80,7 @@ def get_config() -> ml_collections.ConfigDict:
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
       loss_reduction='mean', task_boundaries=True, eval_tasks='all',
       vectorize='auto', steps_per_task=0, devices=0, progress='auto',
-      tensorboard=True, divergence_factor=100.0, background_save=True))
+      tensorboard=True, divergence_factor=100.0, save_mode='auto'))
   c.program = 'continual'
   c.learner = 'gradient'
   c.evals = ml_collections.ConfigDict()

@@ -105,8 +105,8 @@ def test_runs_axis_matches_per_run_calls(vectorize):
 def test_resume_gives_uninterrupted_results(tmp_path):
   # The reference run saves before each next task, the resumed one in the
   # background: their files must be the same.
-  c = tiny_config()
-  train.train_and_evaluate(tiny_config(**{'protocol.background_save': False}),
+  c = tiny_config(**{'protocol.save_mode': 'background'})
+  train.train_and_evaluate(tiny_config(**{'protocol.save_mode': 'blocking'}),
                            str(tmp_path / 'full'))
   part = str(tmp_path / 'part')
   with pytest.raises(KeyboardInterrupt):
@@ -164,6 +164,7 @@ def test_per_task_bn_and_full_precision_model(tmp_path):
     ({'model.name': 'resnet'}, 'unknown model'),
     ({'protocol.batch_size': 0}, 'batch_size'),
     ({'protocol.reset_optimizer': 'sometimes'}, 'reset_optimizer'),
+    ({'protocol.save_mode': 'async'}, 'save_mode'),
     ({'sweep.name': 'lr', 'sweep.values': (0.1,)}, 'sweep.name'),
     ({'model.hidden': (32, -4)}, 'hidden'),
 ])

@@ -106,7 +106,9 @@ def validate_config(config) -> None:
   choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
   choice(config, 'protocol.eval_tasks', ('all', 'seen'))
   choice(config, 'protocol.progress', ('auto', 'epoch', 'task'))
-  for f in ('task_boundaries', 'tensorboard', 'background_save'):
+  choice(config, 'protocol.save_mode', ('auto', 'background',
+                                        'blocking'))
+  for f in ('task_boundaries', 'tensorboard'):
     if not isinstance(require(config, f'protocol.{f}'), bool):
       raise ConfigError(f'config.protocol.{f} must be True or False.')
   choice(config, 'protocol.loss_reduction', REDUCTIONS)
