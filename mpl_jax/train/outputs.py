@@ -190,14 +190,21 @@ class TensorBoard:
 
   ``<workdir>/tensorboard/<group>/``: per epoch ``train/loss`` and
   ``train/accuracy`` (mean over the group's runs, step = epochs trained);
-  per task ``accuracy/task_<j>`` and ``accuracy/average_seen`` (step =
-  tasks trained) and every evaluator's output. Written with tensorboardX
-  (no TensorFlow needed); view with ``tensorboard --logdir <workdir>``.
+  per task ``accuracy/average_seen``, ``accuracy/current_task`` (step =
+  tasks trained) and every evaluator's output, and the accuracy on every
+  task: one scalar ``accuracy/task_<j>`` each for streams of up to
+  ``max_task_tags`` tasks, one histogram ``accuracy/seen_tasks`` (over the
+  seen tasks) for longer ones (item streams of hundreds of sessions: per
+  task tags would be O(T) events per task, most of a session's host time,
+  and unreadable as hundreds of curves). Written with tensorboardX (no
+  TensorFlow needed); view with ``tensorboard --logdir <workdir>``.
   """
 
-  def __init__(self, workdir: str, groups: dict[str, np.ndarray]):
+  def __init__(self, workdir: str, groups: dict[str, np.ndarray],
+               max_task_tags: int = 32):
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self.groups = groups
+    self.max_task_tags = max_task_tags
     self.writers = {
         g: SummaryWriter(os.path.join(workdir, 'tensorboard',
                                       (g or 'all').replace('/', '_')))
@@ -215,12 +222,17 @@ class TensorBoard:
         w.add_scalar('train/accuracy',
                      float(np.mean(record.train_accuracy[runs, t, e])), step)
       acc = record.accuracy[runs, t]
-      for j in range(acc.shape[1]):
-        if not np.isnan(acc[:, j]).any():
-          w.add_scalar(f'accuracy/task_{j + 1}', float(acc[:, j].mean()),
-                       t + 1)
+      if acc.shape[1] <= self.max_task_tags:
+        for j in range(acc.shape[1]):
+          if not np.isnan(acc[:, j]).any():
+            w.add_scalar(f'accuracy/task_{j + 1}', float(acc[:, j].mean()),
+                         t + 1)
+      else:
+        w.add_histogram('accuracy/seen_tasks', acc[:, :t + 1].mean(0),
+                        t + 1)
       w.add_scalar('accuracy/average_seen', float(acc[:, :t + 1].mean()),
                    t + 1)
+      w.add_scalar('accuracy/current_task', float(acc[:, t].mean()), t + 1)
       for name, v in record.evals.items():
         # An evaluator's output: one [R, T, ...] array or a dict of them.
         parts = v.items() if isinstance(v, dict) else [('', v)]

@@ -325,9 +325,11 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                    dt, samples / max(dt, 1e-9), layout.num_runs, eta)
       for g, runs in groups.items():
         seen = record.accuracy[runs, t, :t + 1]
+        per_task = [f'{100 * a:.1f}' for a in seen.mean(0)]
+        if len(per_task) > 12:  # long streams: the first and last tasks
+          per_task = per_task[:4] + ['...'] + per_task[-4:]
         logging.info('  %s accuracy on tasks 1..%d: %s  (mean %.2f%%)',
-                     g or 'all runs', t + 1,
-                     ' '.join(f'{100 * a:.1f}' for a in seen.mean(0)),
+                     g or 'all runs', t + 1, ' '.join(per_task),
                      100 * float(seen.mean()))
       if interrupt_after is not None and t + 1 >= interrupt_after:
         raise KeyboardInterrupt(f'interrupted after task {t + 1} (test hook)')

@@ -1,0 +1,76 @@
+"""TensorBoard event files: the tags and values the trainer logs per task."""
+
+import glob
+import os
+import struct
+
+import numpy as np
+from tensorboardX.proto import event_pb2
+
+from mpl_jax.train import outputs
+from mpl_jax.train import record as record_lib
+
+
+def _events(folder):
+  """(tag, step, value or histogram) of every summary in ``folder``."""
+  out = []
+  for path in glob.glob(os.path.join(folder, 'events.out.tfevents.*')):
+    with open(path, 'rb') as f:
+      data = f.read()
+    i = 0
+    while i < len(data):  # TFRecord: length, crc, payload, crc
+      (n,) = struct.unpack('<Q', data[i:i + 8])
+      ev = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+      i += 12 + n + 4
+      for v in ev.summary.value:
+        kind = v.WhichOneof('value')
+        out.append((v.tag, ev.step,
+                    v.simple_value if kind == 'simple_value' else v.histo))
+  return out
+
+
+def _record(tasks, runs=2, epochs=2):
+  rec = record_lib.RunRecord.empty(runs, tasks, epochs, 1)
+  rng = np.random.default_rng(0)
+  rec.losses[:] = rng.uniform(0, 1, rec.losses.shape)
+  rec.train_accuracy[:] = rng.uniform(0, 1, rec.train_accuracy.shape)
+  rec.accuracy[:] = rng.uniform(0, 1, rec.accuracy.shape)
+  return rec
+
+
+def test_short_stream_logs_one_scalar_per_task(tmp_path):
+  rec = _record(tasks=3)
+  tb = outputs.TensorBoard(str(tmp_path), {'': np.arange(2)})
+  tb.task(1, rec)
+  tb.close()
+  ev = {(tag, step): v for tag, step, v in
+        _events(str(tmp_path / 'tensorboard' / 'all'))}
+  for j in range(3):
+    np.testing.assert_allclose(ev[(f'accuracy/task_{j + 1}', 2)],
+                               rec.accuracy[:, 1, j].mean(), rtol=1e-6)
+  np.testing.assert_allclose(ev[('accuracy/average_seen', 2)],
+                             rec.accuracy[:, 1, :2].mean(), rtol=1e-6)
+  np.testing.assert_allclose(ev[('accuracy/current_task', 2)],
+                             rec.accuracy[:, 1, 1].mean(), rtol=1e-6)
+  # Epoch steps continue across tasks: task 2's epochs are steps 3 and 4.
+  np.testing.assert_allclose(ev[('train/loss', 4)], rec.losses[:, 1, 1].mean(),
+                             rtol=1e-6)
+  assert not any(tag == 'accuracy/seen_tasks' for tag, _ in ev)
+
+
+def test_long_stream_logs_a_histogram_instead_of_a_tag_per_task(tmp_path):
+  rec = _record(tasks=40)
+  tb = outputs.TensorBoard(str(tmp_path), {'a': np.array([0]),
+                                           'b': np.array([1])},
+                           max_task_tags=32)
+  tb.task(9, rec)
+  tb.close()
+  for g, run in (('a', 0), ('b', 1)):
+    events = _events(str(tmp_path / 'tensorboard' / g))
+    tags = {tag for tag, _, _ in events}
+    assert not any(t.startswith('accuracy/task_') for t in tags)
+    (histo,) = [v for tag, step, v in events
+                if tag == 'accuracy/seen_tasks' and step == 10]
+    assert histo.num == 10  # the 10 tasks seen after task 10
+    np.testing.assert_allclose(histo.sum, rec.accuracy[run, 9, :10].sum(),
+                               rtol=1e-5)
