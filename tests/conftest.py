@@ -2,6 +2,7 @@
 and one XLA compilation cache per test session."""
 
 import atexit
+import fcntl
 import os
 import shutil
 import tempfile
@@ -44,12 +45,27 @@ def fmnist_data_dir(tmp_path_factory):
                                      'train-images-idx3-ubyte.gz')):
     pytest.skip(f'Debian Fashion-MNIST not found in {DEBIAN_DIR} '
                 '(apt-get install dataset-fashion-mnist)')
-  data_dir = tmp_path_factory.mktemp('tfds')
+  if os.environ.get('PYTEST_XDIST_WORKER') is None:
+    data_dir = tmp_path_factory.mktemp('tfds')
+    _prepare_fmnist(data_dir)
+    return data_dir
+  # xdist: the workers' temp folders share the session's, where the first
+  # worker to get the lock prepares the data for all.
+  shared = tmp_path_factory.getbasetemp().parent
+  data_dir = shared / 'tfds_fashion_mnist'
+  with open(shared / 'tfds_fashion_mnist.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (shared / 'tfds_fashion_mnist.done').exists():
+      data_dir.mkdir(exist_ok=True)
+      _prepare_fmnist(data_dir)
+      (shared / 'tfds_fashion_mnist.done').touch()
+  return data_dir
 
+
+def _prepare_fmnist(data_dir):
   def no_network(*args, **kwargs):
     raise AssertionError('the offline route must not probe the network')
 
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(provision, 'network_reachable', no_network)
     datasets.prepare_dataset('fashion_mnist', data_dir=data_dir)
-  return data_dir
