@@ -22,7 +22,7 @@ class BackgroundWriter:
   """Runs host jobs in one worker thread, one pending job at most."""
 
   def __init__(self, enabled: bool = True):
-    self.enabled = enabled
+    self.enabled = enabled  # False: jobs run inline, in submit()
     self._pool = (concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix='mpl_jax-save') if enabled
                   else None)
@@ -31,7 +31,7 @@ class BackgroundWriter:
   def submit(self, job: Callable[[], None]) -> None:
     """Runs ``job`` after the previous one (inline when disabled)."""
     self.wait()
-    if self._pool is None:
+    if not self.enabled:
       job()
     else:
       self._pending = self._pool.submit(job)

@@ -304,10 +304,14 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       health.warn_divergence(record, t, layout, stream, p.divergence_factor)
       host_state = host(state)  # every process takes part in the gather
       if primary:
-        # Owned copies: on CPU np.asarray may view a buffer that the next
-        # task's program reuses while the save is still writing it.
-        saver.submit(save_job(t, jax.tree.map(np.array, host_state),
-                              record.copy()))
+        rec = record
+        if saver.enabled:
+          # A save that outlives this iteration needs owned copies: on CPU
+          # np.asarray may view a buffer the next task's program reuses,
+          # and the record is filled in place.
+          host_state = jax.tree.map(np.array, host_state)
+          rec = record.copy()
+        saver.submit(save_job(t, host_state, rec))
       steps = (p.steps_per_task or epochs * (
           data.train_sizes[t] // learner.batch_size))
       samples = steps * learner.batch_size * layout.num_runs
