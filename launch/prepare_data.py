@@ -20,7 +20,13 @@ imports TensorFlow (see mpl_jax/data/provision.py).
 --data_dir defaults to TFDS's default ($TFDS_DATA_DIR, else
 ~/tensorflow_datasets); pass the same directory to training runs. After
 preparing, the dataset is loaded once as arrays and its sizes are printed
-(--noload skips that).
+(--noload skips that); this first load also writes the decoded-array cache
+(<data_dir>/mpl_jax_arrays/, see mpl_jax/data/array_cache.py) that makes
+later loads fast.
+
+--force deletes the prepared dataset (<data_dir>/<dataset>/<version>) and
+prepares it again: the fix a damaged or truncated file calls for (a training
+run then stops with a DatasetReadError naming the file and this command).
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ flags.DEFINE_string('source_dir', provision.DEBIAN_FASHION_MNIST_DIR,
 flags.DEFINE_bool('load', True,
                   'After preparing, load the dataset as arrays and print its '
                   'sizes.')
+flags.DEFINE_bool('force', False,
+                  'Delete the prepared dataset and prepare it again (after a '
+                  'DatasetReadError: damaged or truncated files).')
 flags.mark_flag_as_required('dataset')
 
 
@@ -76,7 +85,8 @@ def main(argv):
     if name in datasets.TFDS_DATASETS:
       start = time.monotonic()
       path = provision.prepare_dataset(name, data_dir=data_dir,
-                                       source_dir=FLAGS.source_dir)
+                                       source_dir=FLAGS.source_dir,
+                                       force=FLAGS.force)
       print(f'{name} is prepared in {path} '
             f'({time.monotonic() - start:.1f} s).')
     if FLAGS.load or name in datasets.BUNDLED_DATASETS:
@@ -86,7 +96,7 @@ def main(argv):
       print(f'loaded in {time.monotonic() - start:.1f} s (TensorFlow '
             f'{"imported" if "tensorflow" in sys.modules else "not imported"}'
             ').')
-  except datasets.DatasetNotFoundError as e:
+  except datasets.DatasetError as e:
     print(f'ERROR: {e}', file=sys.stderr)
     return 1
   return 0

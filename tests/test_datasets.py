@@ -20,6 +20,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
+from mpl_jax.data import array_cache
 from mpl_jax.data import datasets
 from mpl_jax.data import provision
 
@@ -655,3 +656,202 @@ def test_tfrecord_dataset_is_read_with_tensorflow(tmp_path):
                               policy=tfds.testing.MockPolicy.USE_FILES):
     ds = datasets.load_dataset('cifar10', data_dir=tmp_path)
   _check_layout(ds, 7, 7, (32, 32, 3), 10, 255)
+
+
+# ---------------------------------------------------------------------------
+# The decoded-array cache, and damaged prepared files.
+
+
+def _prepare_tiny_mnist(data_dir, monkeypatch, test_builder, seed=0):
+  """Prepares a 12 + 5 image `mnist` in ``data_dir``; returns the arrays."""
+  monkeypatch.setattr(provision, 'network_reachable', _no_network)
+  manual = provision.manual_dir_of('mnist', str(data_dir))
+  arrays = write_tiny_mnist(manual, seed=seed)
+  test_builder('mnist', manual)
+  datasets.prepare_dataset('mnist', data_dir=data_dir, force=True)
+  return arrays
+
+
+def _cache_file(data_dir, name='mnist', version='3.0.1'):
+  return data_dir / 'mpl_jax_arrays' / f'{name}-{version}.npz'
+
+
+def _assert_same(ds, arrays):
+  for split in ('train', 'test'):
+    x, y = arrays[split]
+    assert _rows(getattr(ds, f'{split}_x'), getattr(ds, f'{split}_y')) == \
+        _rows(x, y)
+
+
+def _no_decoding(monkeypatch):
+  def fail(*args, **kwargs):
+    raise AssertionError('decoded the prepared files despite a valid cache')
+  monkeypatch.setattr(datasets, '_decode_tfds', fail)
+
+
+@pytest.fixture
+def _absl_warnings(caplog):
+  caplog.set_level('INFO', logger='absl')
+  return lambda: [r.getMessage() for r in caplog.records
+                  if r.levelname == 'WARNING'
+                  and r.filename == os.path.basename(array_cache.__file__)]
+
+
+@needs_tfds
+def test_array_cache_hit_returns_identical_arrays(tmp_path, monkeypatch,
+                                                  test_builder):
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  first = datasets.load_dataset('mnist', data_dir=tmp_path)
+  _assert_same(first, arrays)
+  assert _cache_file(tmp_path).is_file()
+  datasets.clear_dataset_cache()
+  _no_decoding(monkeypatch)
+  second = datasets.load_dataset('mnist', data_dir=tmp_path)
+  for key in ('train_x', 'train_y', 'test_x', 'test_y'):
+    a, b = getattr(first, key), getattr(second, key)
+    assert a.dtype == b.dtype and a is not b
+    np.testing.assert_array_equal(a, b)
+  assert (second.image_shape, second.num_classes, second.max_value) == (
+      first.image_shape, first.num_classes, first.max_value)
+  assert not second.train_x.flags.writeable
+
+
+@needs_tfds
+def test_array_cache_off_writes_nothing(tmp_path, monkeypatch, test_builder):
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path, cache=False),
+               arrays)
+  assert not (tmp_path / 'mpl_jax_arrays').exists()
+
+
+@needs_tfds
+def test_array_cache_follows_a_re_prepared_dataset(tmp_path, monkeypatch,
+                                                   test_builder):
+  """Other prepared files (same sizes, new content) invalidate the cache."""
+  _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder, seed=0)
+  datasets.load_dataset('mnist', data_dir=tmp_path)
+  old = _cache_file(tmp_path).read_bytes()
+  datasets.clear_dataset_cache()
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder, seed=1)
+  ds = datasets.load_dataset('mnist', data_dir=tmp_path)
+  _assert_same(ds, arrays)
+  assert _cache_file(tmp_path).read_bytes() != old  # rebuilt
+  datasets.clear_dataset_cache()
+  _no_decoding(monkeypatch)
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+
+
+@needs_tfds
+@pytest.mark.parametrize('damage', ['flip', 'truncate', 'garbage'])
+def test_damaged_array_cache_is_detected_and_rebuilt(
+    tmp_path, monkeypatch, test_builder, _absl_warnings, damage):
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  datasets.load_dataset('mnist', data_dir=tmp_path)
+  path = _cache_file(tmp_path)
+  good = path.read_bytes()
+  # The train images are the first and largest member: damage their bytes.
+  bad = {'flip': good[:2000] + bytes([good[2000] ^ 0x10]) + good[2001:],
+         'truncate': good[:len(good) // 2],
+         'garbage': b'not a zip file'}[damage]
+  path.write_bytes(bad)
+  datasets.clear_dataset_cache()
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+  warnings = _absl_warnings()
+  assert len(warnings) == 1 and str(path) in warnings[0], warnings
+  assert path.read_bytes() != bad  # replaced by a good one
+  datasets.clear_dataset_cache()
+  _no_decoding(monkeypatch)
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+
+
+@needs_tfds
+@pytest.mark.parametrize('where', ['data_dir', 'env'])
+def test_unwritable_array_cache_still_loads(tmp_path, monkeypatch,
+                                            test_builder, _absl_warnings,
+                                            where):
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  # A file where the cache folder should be: it cannot be created, whoever
+  # runs the test (root ignores read-only permissions).
+  if where == 'data_dir':
+    (tmp_path / 'mpl_jax_arrays').write_text('in the way')
+  else:
+    (tmp_path / 'blocker').write_text('in the way')
+    monkeypatch.setenv('MPL_JAX_ARRAY_CACHE_DIR', str(tmp_path / 'blocker'))
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+  warnings = _absl_warnings()
+  assert len(warnings) == 1, warnings
+  assert 'cannot write the array cache' in warnings[0]
+  assert '\n' not in warnings[0]
+  assert not [p for p in tmp_path.rglob('*.tmp')]
+
+
+@needs_tfds
+def test_array_cache_in_another_folder(tmp_path, monkeypatch, test_builder):
+  arrays = _prepare_tiny_mnist(tmp_path / 'data', monkeypatch, test_builder)
+  monkeypatch.setenv('MPL_JAX_ARRAY_CACHE_DIR', str(tmp_path / 'cache'))
+  datasets.load_dataset('mnist', data_dir=tmp_path / 'data')
+  assert (tmp_path / 'cache' / 'mnist-3.0.1.npz').is_file()
+  assert not (tmp_path / 'data' / 'mpl_jax_arrays').exists()
+  datasets.clear_dataset_cache()
+  _no_decoding(monkeypatch)
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path / 'data'),
+               arrays)
+
+
+def _damage(path, how):
+  data = path.read_bytes()
+  if how == 'flip':
+    middle = len(data) // 2
+    path.write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF])
+                     + data[middle + 1:])
+  elif how == 'truncate':
+    path.write_bytes(data[:len(data) // 2])
+  else:
+    path.unlink()
+
+
+def _check_read_error(message, name, split, path, data_dir):
+  assert '\n' not in message
+  assert f'{name} split {split!r}' in message
+  assert str(path) in message
+  assert (f'`python3 -m launch.prepare_data --dataset={name} '
+          f'--data_dir={data_dir} --force`') in message
+
+
+@needs_tfds
+@pytest.mark.parametrize('how', ['flip', 'truncate', 'delete'])
+@pytest.mark.parametrize('cached', [False, True])
+def test_damaged_prepared_file_names_dataset_split_file_and_fix(
+    tmp_path, monkeypatch, test_builder, how, cached):
+  """Flipped, truncated or missing ArrayRecord file: one DatasetReadError,
+  also when a cache decoded from the intact files exists; the command it
+  names prepares the dataset again."""
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  if cached:
+    datasets.load_dataset('mnist', data_dir=tmp_path)
+    datasets.clear_dataset_cache()
+  path = tmp_path / 'mnist' / '3.0.1' / 'mnist-test.array_record-00000-of-00001'
+  _damage(path, how)
+  with pytest.raises(datasets.DatasetReadError) as info:
+    datasets.load_dataset('mnist', data_dir=tmp_path)
+  assert isinstance(info.value, datasets.DatasetError)
+  _check_read_error(str(info.value), 'mnist', 'test', path, tmp_path)
+  # What the command does (launch.prepare_data --force):
+  datasets.prepare_dataset('mnist', data_dir=tmp_path, force=True)
+  datasets.clear_dataset_cache()
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+
+
+@needs_debian
+@needs_tfds
+@pytest.mark.parametrize('how', ['flip', 'truncate'])
+def test_damaged_fashion_mnist_file_names_it(fmnist_data_dir, tmp_path, how):
+  """The real prepared Fashion-MNIST (a copy), its train file damaged."""
+  shutil.copytree(fmnist_data_dir / 'fashion_mnist', tmp_path / 'fashion_mnist')
+  path = (tmp_path / 'fashion_mnist' / '3.0.1' /
+          'fashion_mnist-train.array_record-00000-of-00001')
+  _damage(path, how)
+  with pytest.raises(datasets.DatasetReadError) as info:
+    datasets.load_dataset('fashion_mnist', data_dir=tmp_path)
+  assert 'Riegeli' in str(info.value)
+  _check_read_error(str(info.value), 'fashion_mnist', 'train', path, tmp_path)

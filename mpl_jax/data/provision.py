@@ -51,6 +51,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import shutil
 import socket
 import tarfile
 import urllib.parse
@@ -111,8 +112,26 @@ _CIFAR_SIDE = 32
 NETWORK_PROBE_TIMEOUT_S = 3.0
 
 
-class DatasetNotFoundError(RuntimeError):
+class DatasetError(RuntimeError):
+  """A dataset cannot be obtained or read; the message says what to do."""
+
+
+class DatasetNotFoundError(DatasetError):
   """A dataset is not prepared locally and could not be obtained."""
+
+
+class DatasetReadError(DatasetError):
+  """A prepared dataset's files cannot be read (damaged or incomplete).
+
+  The message is one line naming the dataset, the split, the file and the
+  command that prepares the dataset again (:func:`rebuild_command`).
+  """
+
+
+def rebuild_command(name: str, data_dir: PathLike) -> str:
+  """The command that deletes and prepares ``name`` again in ``data_dir``."""
+  return (f'python3 -m launch.prepare_data --dataset={name} '
+          f'--data_dir={os.fspath(data_dir)} --force')
 
 
 # ---------------------------------------------------------------------------
@@ -120,11 +139,12 @@ class DatasetNotFoundError(RuntimeError):
 
 
 def prepare_dataset(name: str, *, data_dir: Optional[PathLike] = None,
-                    source_dir: PathLike = DEBIAN_FASHION_MNIST_DIR) -> str:
+                    source_dir: PathLike = DEBIAN_FASHION_MNIST_DIR,
+                    force: bool = False) -> str:
   """Makes sure a TFDS dataset is prepared in ``data_dir``; returns its path.
 
-  Does nothing if it is already prepared (in any file format). Otherwise it
-  is prepared, in this order of preference:
+  Does nothing if it is already prepared (in any file format), unless
+  ``force``. Otherwise it is prepared, in this order of preference:
 
   1. offline from the original files, when all of them are in the manual
      directory ``<data_dir>/downloads/manual/<name>/`` (copied there by
@@ -143,6 +163,10 @@ def prepare_dataset(name: str, *, data_dir: Optional[PathLike] = None,
       else ``~/tensorflow_datasets``).
     source_dir: ``fashion_mnist`` only: where Debian's four ``*-ubyte.gz``
       files are.
+    force: delete the prepared dataset (its folder ``<data_dir>/<name>/
+      <version>``, nothing else) and prepare it again, e.g. after a
+      :class:`DatasetReadError`. The original files kept in the manual
+      directory are reused, so Fashion-MNIST is rebuilt offline.
 
   Returns:
     The prepared dataset's directory (``<data_dir>/<name>/<version>``).
@@ -157,6 +181,10 @@ def prepare_dataset(name: str, *, data_dir: Optional[PathLike] = None,
   tfds = import_tfds()
   data_dir = normalize_dir(data_dir)
   builder = tfds.builder(name, data_dir=data_dir)
+  if force and os.path.isdir(os.fspath(builder.data_dir)):
+    logging.info('Deleting %s to prepare %s again.', builder.data_dir, name)
+    shutil.rmtree(os.fspath(builder.data_dir))
+    builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
     return os.fspath(builder.data_dir)
   where = data_dir or os.fspath(builder.data_dir_root)
