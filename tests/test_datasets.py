@@ -23,6 +23,7 @@ import pytest
 from mpl_jax.data import array_cache
 from mpl_jax.data import datasets
 from mpl_jax.data import provision
+from mpl_jax.data import tfds_read
 
 DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 FASHION_FILES = ('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
@@ -638,7 +639,7 @@ def test_tfrecord_dataset_without_tensorflow_says_what_to_do(tmp_path,
   import tensorflow_datasets as tfds
   _write_metadata(tfds, 'mnist', tmp_path, {'train': 5, 'test': 5},
                   'tfrecord')
-  monkeypatch.setattr(datasets, '_tensorflow_installed', lambda: False)
+  monkeypatch.setattr(tfds_read, 'tensorflow_installed', lambda: False)
   with pytest.raises(datasets.DatasetNotFoundError) as info:
     datasets.load_dataset('mnist', data_dir=tmp_path)
   message = str(info.value)
