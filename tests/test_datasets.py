@@ -9,6 +9,7 @@ import http.server
 import importlib.util
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -856,3 +857,31 @@ def test_damaged_fashion_mnist_file_names_it(fmnist_data_dir, tmp_path, how):
     datasets.load_dataset('fashion_mnist', data_dir=tmp_path)
   assert 'Riegeli' in str(info.value)
   _check_read_error(str(info.value), 'fashion_mnist', 'train', path, tmp_path)
+
+
+@needs_tfds
+def test_the_named_command_rebuilds_a_damaged_dataset(tmp_path, monkeypatch,
+                                                      test_builder):
+  """The command of the DatasetReadError, run as is (plus --noload, and the
+  test files' checksums), prepares the dataset again."""
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  _damage(tmp_path / 'mnist' / '3.0.1' /
+          'mnist-train.array_record-00000-of-00001', 'truncate')
+  with pytest.raises(datasets.DatasetReadError) as info:
+    datasets.load_dataset('mnist', data_dir=tmp_path)
+  command = shlex.split(str(info.value).split('`')[1])
+  assert command[:3] == ['python3', '-m', 'launch.prepare_data']
+  out = _run_python(
+      'import sys\n'
+      'from absl import app\n'
+      'import test_datasets as t\n'
+      'from launch import prepare_data\n'
+      'from mpl_jax.data import provision\n'
+      'provision.network_reachable = t._no_network\n'
+      f't.install_test_builder("mnist", provision.manual_dir_of("mnist", '
+      f'{str(tmp_path)!r}))\n'
+      f'sys.argv = ["prepare_data"] + {command[3:]!r} + ["--noload"]\n'
+      'app.run(prepare_data.main)\n')
+  assert 'mnist is prepared in' in out
+  datasets.clear_dataset_cache()
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
