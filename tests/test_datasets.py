@@ -885,3 +885,21 @@ def test_the_named_command_rebuilds_a_damaged_dataset(tmp_path, monkeypatch,
   assert 'mnist is prepared in' in out
   datasets.clear_dataset_cache()
   _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+
+
+@needs_tfds
+def test_damaged_metadata_names_the_dataset_and_fix(tmp_path, monkeypatch,
+                                                    test_builder):
+  """A truncated dataset_info.json (TFDS fails making the builder)."""
+  arrays = _prepare_tiny_mnist(tmp_path, monkeypatch, test_builder)
+  _damage(tmp_path / 'mnist' / '3.0.1' / 'dataset_info.json', 'truncate')
+  with pytest.raises(datasets.DatasetReadError) as info:
+    datasets.load_dataset('mnist', data_dir=tmp_path)
+  message = str(info.value)
+  assert '\n' not in message and message.startswith('mnist: ')
+  assert str(tmp_path / 'mnist') in message
+  assert (f'`python3 -m launch.prepare_data --dataset=mnist '
+          f'--data_dir={tmp_path} --force`') in message
+  datasets.prepare_dataset('mnist', data_dir=tmp_path, force=True)
+  datasets.clear_dataset_cache()
+  _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)

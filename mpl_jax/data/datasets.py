@@ -334,10 +334,10 @@ def _load_mnist_5k() -> ArrayDataset:
 def _load_tfds(name: str, data_dir: Optional[str], cache: bool
                ) -> ArrayDataset:
   tfds = provision.import_tfds()
-  builder = tfds.builder(name, data_dir=data_dir)
+  builder = tfds_read.open_builder(tfds, name, data_dir)
   if not builder.is_prepared():
     prepare_dataset(name, data_dir=data_dir)
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = tfds_read.open_builder(tfds, name, data_dir)
   expected = array_cache.fingerprint(builder) if cache else None
   if expected is not None:
     path = array_cache.cache_path(builder)

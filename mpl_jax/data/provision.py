@@ -180,11 +180,14 @@ def prepare_dataset(name: str, *, data_dir: Optional[PathLike] = None,
                      f'valid names: {", ".join(TFDS_DATASETS)}.')
   tfds = import_tfds()
   data_dir = normalize_dir(data_dir)
+  if force:
+    # Before tfds.builder, which fails on damaged metadata.
+    root = data_dir or os.fspath(tfds.core.constants.DATA_DIR)
+    prepared = os.path.join(root, name, str(builder_class(name).VERSION))
+    if os.path.isdir(prepared):
+      logging.info('Deleting %s to prepare %s again.', prepared, name)
+      shutil.rmtree(prepared)
   builder = tfds.builder(name, data_dir=data_dir)
-  if force and os.path.isdir(os.fspath(builder.data_dir)):
-    logging.info('Deleting %s to prepare %s again.', builder.data_dir, name)
-    shutil.rmtree(os.fspath(builder.data_dir))
-    builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
     return os.fspath(builder.data_dir)
   where = data_dir or os.fspath(builder.data_dir_root)

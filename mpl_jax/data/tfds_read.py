@@ -31,6 +31,28 @@ from mpl_jax.data.provision import DatasetNotFoundError
 from mpl_jax.data.provision import DatasetReadError
 
 
+def open_builder(tfds, name: str, data_dir: Optional[str]):
+  """``tfds.builder(name, data_dir=...)``, its failures as DatasetReadError.
+
+  TFDS reads the prepared metadata (``dataset_info.json``, ...) when it makes
+  the builder; damaged metadata fails there with a JSON or protobuf error
+  naming no file. It is reported like damaged data files, naming the
+  dataset's folder and the command that prepares it again.
+  """
+  try:
+    return tfds.builder(name, data_dir=data_dir)
+  except DatasetError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    root = data_dir or os.fspath(tfds.core.constants.DATA_DIR)
+    cause = ' '.join(f'{type(e).__name__}: {e}'.split())
+    raise DatasetReadError(
+        f'{name}: cannot read its prepared metadata in '
+        f'{os.path.join(root, name)} ({cause}); the prepared files are '
+        f'damaged or incomplete: prepare them again with '
+        f'`{provision.rebuild_command(name, root)}`.') from e
+
+
 def decode(tfds, builder, name: str, data_dir: Optional[str]
            ) -> dict[str, Any]:
   """Reads and decodes both splits of a prepared TFDS dataset.
