@@ -39,13 +39,15 @@ DEBIAN_DIR = datasets.DEBIAN_FASHION_MNIST_DIR
 def fmnist_data_dir(tmp_path_factory):
   """A TFDS data_dir with fashion_mnist prepared offline from Debian's files.
 
-  Prepared once per session (~30-40 s) without touching the network; tests
-  that need it are skipped, with the reason, where the files are missing.
+  Prepared once per session (~30-40 s, then ~15 s to decode it once into
+  the array cache) without touching the network; tests that need it are
+  skipped, with the reason, where the files are missing.
   """
   if not os.path.isfile(os.path.join(DEBIAN_DIR,
                                      'train-images-idx3-ubyte.gz')):
     pytest.skip(f'Debian Fashion-MNIST not found in {DEBIAN_DIR} '
-                '(apt-get install dataset-fashion-mnist)')
+                '(tests/provision_test_data.sh installs it: apt-get install '
+                'dataset-fashion-mnist, as root)')
   if os.environ.get('PYTEST_XDIST_WORKER') is None:
     data_dir = tmp_path_factory.mktemp('tfds')
     _prepare_fmnist(data_dir)
@@ -70,3 +72,7 @@ def _prepare_fmnist(data_dir):
   with pytest.MonkeyPatch.context() as mp:
     mp.setattr(provision, 'network_reachable', no_network)
     datasets.prepare_dataset('fashion_mnist', data_dir=data_dir)
+    # Decoded once here (under the lock with xdist), the array cache serves
+    # every later load of the session, in any worker or subprocess.
+    datasets.load_dataset('fashion_mnist', data_dir=data_dir)
+    datasets.clear_dataset_cache()

@@ -35,7 +35,8 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 needs_debian = pytest.mark.skipif(
     not all(os.path.isfile(os.path.join(DEBIAN_DIR, f)) for f in FASHION_FILES),
     reason=f'Debian Fashion-MNIST files not in {DEBIAN_DIR} '
-           '(apt-get install dataset-fashion-mnist)')
+           '(tests/provision_test_data.sh installs them: apt-get install '
+           'dataset-fashion-mnist, as root)')
 needs_tfds = pytest.mark.skipif(
     importlib.util.find_spec('tensorflow_datasets') is None,
     reason='tensorflow-datasets is not installed (pip install -e ".[data]")')
@@ -368,9 +369,9 @@ def test_restore_rejects_missing_and_corrupt_files(tmp_path):
   assert not (tmp_path / 'm2' / 't10k-labels-idx1-ubyte.gz').exists()
 
 
-def check_fashion_mnist(data_dir):
+def check_fashion_mnist(data_dir, cache=True):
   """Loads the prepared Fashion-MNIST and checks it against Debian's files."""
-  ds = datasets.load_dataset('fashion_mnist', data_dir=data_dir)
+  ds = datasets.load_dataset('fashion_mnist', data_dir=data_dir, cache=cache)
   _check_layout(ds, 60000, 10000, (28, 28, 1), 10, 255)
   # Same images and labels as Debian's IDX files (TFDS reorders examples).
   for split, prefix in (('train', 'train'), ('test', 't10k')):
@@ -401,10 +402,15 @@ def test_fashion_mnist_offline_without_tensorflow(fmnist_data_dir,
       'import test_datasets as t\n'
       'from mpl_jax.data import provision\n'
       'provision.network_reachable = t._no_network\n'
-      f't.check_fashion_mnist({str(fmnist_data_dir)!r})\n'
+      # Decoding the prepared files, not reading the fixture's array cache.
+      f't.check_fashion_mnist({str(fmnist_data_dir)!r}, cache=False)\n'
       'assert "tensorflow" not in sys.modules, "TensorFlow was imported"\n'
       'print("loaded without TensorFlow")\n')
   assert 'loaded without TensorFlow' in out
+  # The array cache the fixture wrote holds the same images and labels.
+  assert _cache_file(fmnist_data_dir, 'fashion_mnist').is_file()
+  _no_decoding(monkeypatch)
+  check_fashion_mnist(fmnist_data_dir)
   # A second call in the same data_dir finds it prepared (no restore needed).
   monkeypatch.setattr(provision, 'network_reachable', _no_network)
   monkeypatch.setattr(provision, 'restore_debian_fashion_mnist', _no_network)
