@@ -909,3 +909,21 @@ def test_damaged_metadata_names_the_dataset_and_fix(tmp_path, monkeypatch,
   datasets.prepare_dataset('mnist', data_dir=tmp_path, force=True)
   datasets.clear_dataset_cache()
   _assert_same(datasets.load_dataset('mnist', data_dir=tmp_path), arrays)
+
+
+@needs_tfds
+def test_damaged_shard_is_found_among_several(tmp_path, monkeypatch,
+                                              test_builder):
+  """With several shards per split, the message names the damaged one."""
+  _prepare_tiny_mnist(tmp_path / 'data', monkeypatch, test_builder)
+  good = (tmp_path / 'data' / 'mnist' / '3.0.1' /
+          'mnist-train.array_record-00000-of-00001').read_bytes()
+  paths = [tmp_path / f'mnist-train.array_record-0000{i}-of-00003'
+           for i in range(3)]
+  for path in paths:
+    path.write_bytes(good)
+  _damage(paths[1], 'flip')
+  assert tfds_read._damaged_file([str(p) for p in paths]) == str(paths[1])
+  paths[1].write_bytes(good)
+  assert tfds_read._damaged_file([str(p) for p in paths]) == ', '.join(
+      str(p) for p in paths)  # none damaged alone: all are named

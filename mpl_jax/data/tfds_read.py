@@ -125,6 +125,9 @@ def _damaged_file(paths: list[str]) -> str:
     return missing[0]
   if len(paths) == 1:
     return paths[0]
+  if not all(f'.{provision.FILE_FORMAT}-' in os.path.basename(p)
+             for p in paths):
+    return ', '.join(paths)  # TFRecord shards: TensorFlow's reader named none
   try:
     from array_record.python import array_record_module  # pylint: disable=g-import-not-at-top
   except ImportError:
