@@ -36,8 +36,6 @@ from absl import app
 from absl import flags
 import ml_collections
 
-from mpl_jax.config_checks import ConfigError
-
 FLAGS = flags.FLAGS
 USAGE_EXIT = 2
 
@@ -115,7 +113,8 @@ def allowed(value: Any, given: str = '') -> str:
     except ValueError:
       x = None
     if x is not None and x.is_integer():
-      return f'an integer, written without a decimal point or exponent ({int(x)})'
+      return ('an integer, written without a decimal point or exponent '
+              f'({int(x)})')
     return 'an integer'
   if isinstance(value, float):
     return 'a number (e.g. 0.005 or 5e-3)'
@@ -202,23 +201,44 @@ def _unknown_field(argv: Sequence[str], name: str = 'config') -> Optional[str]:
 def _describe_flag_error(e: Exception, argv: Sequence[str]) -> str:
   """One line for an absl flag-parsing error."""
   msg = str(e)
+  if isinstance(e, flags.UnrecognizedFlagError):
+    return _unknown_flag(e.flagname, argv)
   m = re.match(r'^flag --([\w.]+)=(.*?): (.*)$', msg, re.S)
   if not m:
     return msg.strip().splitlines()[-1] if msg.strip() else type(e).__name__
   flag, value, why = m.groups()
+  if value == 'None' and 'other than None' in why and flag in FLAGS:
+    return f'--{flag} is required: {FLAGS[flag].help}'
   if '.' in flag:  # a config override
     group, path = flag.split('.', 1)
     cfg = _load_config(argv, group)
     found, current = _lookup(cfg, path) if cfg is not None else (False, None)
     if found:
-      return (f'{flag}={value!r}: expected {allowed(current, value)}; the config '
-              f'sets {current!r}.')
+      return (f'{flag}={value!r}: expected {allowed(current, value)}; the '
+              f'config sets {current!r}.')
     return f'{flag}={value!r}: {why.strip().splitlines()[0]}'
   # A flag of its own, or the config file refusing its argument: the last
   # line of the message is the reason (config_flags puts a traceback
   # before it).
   last = why.strip().splitlines()[-1].strip() if why.strip() else why
   return f'--{flag}={value}: {last}'
+
+
+def _unknown_flag(name: str, argv: Sequence[str]) -> str:
+  """``--num_seeds``: no such flag; the closest flags and config fields."""
+  cfg = _load_config(argv)
+  options = [f'--{f}' for f in FLAGS if not f.startswith('config.')]
+  if cfg is not None:
+    options += [f'--config.{p}' for p in field_paths(cfg)]
+  by_leaf = {}
+  for o in options:
+    by_leaf.setdefault(o.rsplit('.', 1)[-1].lstrip('-'), []).append(o)
+  near = [o for n in difflib.get_close_matches(name, list(by_leaf), n=3,
+                                               cutoff=0.6)
+          for o in by_leaf[n]]
+  hint = (f'did you mean {" or ".join(near[:3])}?' if near else
+          'see --helpshort for the flags, --dry_run for the config fields.')
+  return f'--{name}: no such flag; {hint}'
 
 
 def _verbose(argv: Sequence[str]) -> bool:
@@ -274,7 +294,8 @@ def name_the_field(msg: str, config=None,
 
 def run(main: Callable[[list[str]], Any], *,
         check: Optional[Callable[[], None]] = None,
-        refusals: Sequence[type[BaseException]] = ()) -> None:
+        refusals: Sequence[type[BaseException] | str] = (),
+        prog: Optional[str] = None) -> None:
   """``app.run(main)`` with one-line refusals (see the module docstring).
 
   Args:
@@ -283,11 +304,27 @@ def run(main: Callable[[list[str]], Any], *,
       anything; called under ``--only_check_args`` (``main`` is not), so
       that an invalid value is refused there too.
     refusals: more exception types that mean "bad input" for this program
-      (e.g. a missing dataset); they are reported like a ConfigError.
+      (e.g. a missing dataset), reported like a ConfigError: a type, or
+      ``'module:Name'`` so that the module need not be imported up front.
+    prog: the name the refusal line starts with (default: the module run
+      with ``python -m``).
   """
-  caught = (ConfigError, app.UsageError, Refusal) + tuple(refusals)
+  def caught() -> tuple[type[BaseException], ...]:
+    # Resolved when something was raised, from the modules loaded by then:
+    # a refusal on the command line is answered before mpl_jax (and JAX)
+    # is imported, and an exception type whose module was never imported
+    # cannot have been raised.
+    out = [app.UsageError, Refusal]
+    for r in list(refusals) + ['mpl_jax.config_checks:ConfigError']:
+      if isinstance(r, str):
+        module, name = r.split(':')
+        r = getattr(sys.modules.get(module), name, None)
+      if r is not None:
+        out.append(r)
+    return tuple(out)
+
   argv = list(sys.argv)
-  prog = _prog(argv)
+  prog = prog or _prog(argv)
   verbose = _verbose(argv)
 
   def explain(e: BaseException) -> str:
@@ -317,14 +354,18 @@ def run(main: Callable[[list[str]], Any], *,
     if check is not None and FLAGS.only_check_args:
       try:
         check()
-      except caught as e:
+      except Exception as e:  # pylint: disable=broad-except
+        if not isinstance(e, caught()):
+          raise
         refuse(prog, explain(e), verbose)
     return rest
 
   def guarded(args):
     try:
       return main(args)
-    except caught as e:
+    except Exception as e:  # pylint: disable=broad-except
+      if not isinstance(e, caught()):
+        raise
       refuse(prog, explain(e), verbose or FLAGS.verbose_errors)
 
   app.run(guarded, argv=argv, flags_parser=parse)

@@ -63,11 +63,12 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-import jax
 from ml_collections import config_flags
 
 from launch import _cli
-from mpl_jax import config_checks
+
+# JAX and mpl_jax are imported when the config is used, not here: a refused
+# command line is answered in a fraction of a second.
 
 FLAGS = flags.FLAGS
 
@@ -106,6 +107,7 @@ def _load(target):
 
 
 def _program_name(config) -> str:
+  from mpl_jax import config_checks  # pylint: disable=g-import-not-at-top
   return config_checks.choice(config, 'program', tuple(PROGRAMS))
 
 
@@ -153,7 +155,9 @@ def layout_lines(config, workdir) -> list[str]:
   if name != 'continual':
     return lines + [f'workdir: {workdir}: config.json, results.npz, '
                     'summary.json, one PNG per protocol']
-  from mpl_jax.train import program as program_lib  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from mpl_jax.train import program as program_lib
+  import jax  # pylint: disable=g-import-not-at-top
   layout = program_lib.make_layout(config)
   seeds = sorted(set(layout.seeds))
   sweep = (f' x {config.sweep.name} in {tuple(config.sweep["values"])}'
@@ -187,9 +191,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments {argv[1:]}: every setting '
                          'is a --flag (e.g. --config.num_seeds=2).')
+  if FLAGS.num_processes > 1 and not FLAGS.coordinator_address:
+    raise app.UsageError('--num_processes > 1 needs --coordinator_address.')
+  import jax  # pylint: disable=g-import-not-at-top
   if FLAGS.num_processes > 1:
-    if not FLAGS.coordinator_address:
-      raise app.UsageError('--num_processes > 1 needs --coordinator_address.')
     jax.distributed.initialize(FLAGS.coordinator_address,
                                FLAGS.num_processes, FLAGS.process_id)
   # The backend probe's "unable to initialize backend 'tpu'" is noise here.
@@ -216,5 +221,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  from mpl_jax.train import workdir as _workdir  # pylint: disable=g-import-not-at-top
-  _cli.run(main, check=check_flags, refusals=(_workdir.WorkdirBusy,))
+  _cli.run(main, check=check_flags,
+           refusals=('mpl_jax.train.workdir:WorkdirBusy',))

@@ -36,7 +36,6 @@ from absl import app
 from absl import flags
 
 from launch import _cli
-from mpl_jax.train import record
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool('markdown', False, 'Print Markdown tables.')
@@ -152,6 +151,7 @@ def _render(header, body, markdown):
   if markdown:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in body])
+  from mpl_jax.train import record  # pylint: disable=g-import-not-at-top
   return record.text_table([header] + body)
 
 
