@@ -66,9 +66,9 @@ def field_paths(cfg, prefix: str = '') -> list[str]:
 def closest_fields(path: str, cfg, n: int = 4) -> list[str]:
   """The existing fields closest to an unknown ``path`` (difflib).
 
-  Siblings first (the fields of the deepest group that exists), then any
-  field elsewhere whose name is close (``batch_size`` ->
-  ``protocol.batch_size``).
+  Fields anywhere whose name is close (``batch_size`` ->
+  ``protocol.batch_size``) first, then the closest fields of the deepest
+  group of ``path`` that exists.
   """
   parts = path.split('.')
   node, parent = cfg, []
@@ -80,17 +80,17 @@ def closest_fields(path: str, cfg, n: int = 4) -> list[str]:
       break
   wanted = parts[len(parent)]
   prefix = '.'.join(parent) + '.' if parent else ''
-  siblings = ([prefix + k for k in node.keys()]
-              if isinstance(node, ml_collections.ConfigDict) else [])
-  names = {prefix + k: k for k in (node.keys() if siblings else ())}
-  near = difflib.get_close_matches(wanted, list(names.values()), n=n,
-                                   cutoff=0.0)
-  out = [prefix + k for k in near]
+  names = ({prefix + k: k for k in node.keys()}
+           if isinstance(node, ml_collections.ConfigDict) else {})
   leaf = {p: p.rsplit('.', 1)[-1] for p in field_paths(cfg)}
+  out = []
   for p in difflib.get_close_matches(parts[-1], list(set(leaf.values())),
                                      n=2, cutoff=0.75):
-    out += [q for q, l in leaf.items() if l == p and q not in out]
-  return out[:n + 2]
+    out += [q for q, l in leaf.items() if l == p]
+  near = difflib.get_close_matches(wanted, list(names.values()), n=n,
+                                   cutoff=0.0)
+  out += [prefix + k for k in near if prefix + k not in out]
+  return out[:n]
 
 
 def _lookup(cfg, path: str) -> tuple[bool, Any]:
