@@ -282,7 +282,8 @@ def name_the_field(msg: str, config=None,
   if 'config.' in msg or '--' in msg:
     return msg
   for path, value in (overrides or {}).items():
-    if repr(value) in msg or (len(value) > 2 and value in msg):
+    if repr(value) in msg or (len(value) > 2 and re.search(
+        rf'(?<![\w.]){re.escape(value)}(?![\w.])', msg)):
       return f'config.{path}={value}: {msg}'
   if config is not None:
     for path in field_paths(config):

@@ -209,6 +209,31 @@ def test_docstring_lists_every_config_and_output():
     assert name in doc, name
 
 
+def test_helpers_in_process():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from launch import _cli  # pylint: disable=g-import-not-at-top
+  cfg = ml_collections.ConfigDict(dict(
+      num_seeds=1, model=dict(hidden=(4,), name='mlp'),
+      protocol=dict(batch_size=8, eval_batch_size=16)))
+  assert _cli.closest_fields('batch_size', cfg)[:2] == [
+      'protocol.batch_size', 'protocol.eval_batch_size']
+  assert _cli.closest_fields('model.hiden', cfg)[0] == 'model.hidden'
+  assert _cli.allowed(3, '1e3').endswith('(1000)')
+  assert _cli.allowed(3, '2.5') == 'an integer'
+  assert _cli.allowed(True) == 'True or False'
+  # The field named from the override whose value the message quotes; a
+  # message already naming a field, or a value met only inside a longer
+  # number, is left alone.
+  assert _cli.name_the_field("unknown model 'cnn'", cfg,
+                             {'model.name': 'cnn'}) == (
+                                 "config.model.name=cnn: unknown model 'cnn'")
+  assert _cli.name_the_field("unknown model 'mlp'", cfg) == (
+      "config.model.name='mlp': unknown model 'mlp'")
+  assert _cli.name_the_field('config.x is bad', cfg, {'x': 'bad'}) == (
+      'config.x is bad')
+  assert _cli.name_the_field('got 1000', None, {'a': '100'}) == 'got 1000'
+
+
 def markdown_table() -> str:
   """BUILD.md's table: each bad input and the line it prints."""
   import tempfile  # pylint: disable=g-import-not-at-top
