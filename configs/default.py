@@ -4,6 +4,9 @@ Every experiment config imports this and overrides a few fields. Any field can
 be overridden on the command line, e.g. ``--config.num_seeds=8``.
 
 Fields:
+  name: the run's name (plot titles).
+  program: what ``launch.main`` runs: 'continual' (this trainer, the
+    default); the simulation configs set 'calcium' or 'assoc'.
   seed, num_seeds: runs use seeds ``seed, seed+1, ..., seed+num_seeds-1``, all
     vmapped in one program.
   data: ``stream`` ('permuted' | 'sequential' | 'split'), ``dataset``
@@ -15,7 +18,8 @@ Fields:
     trick),
     ``train_subset``/``test_subset`` (0: all), pixel ``scale``, ``mean``,
     ``std`` (x = (pixels*scale - mean)/std), ``data_dir`` ('' = TFDS default).
-  model: ``name`` ('binary_mlp' | 'mlp'), ``hidden`` widths, ``init_scale``
+  model: ``name`` ('binary_mlp' | 'mlp'), ``hidden`` widths (``()``: no
+    hidden layer, one layer from inputs to outputs, logged), ``init_scale``
     (U(-s, s)), ``bn_eval`` ('batch': test-batch statistics as the reference;
     'running'), ``bn_momentum`` (Flax convention; 0.9 = PyTorch's 0.1).
   optimizer: ``name`` plus the factory's keyword arguments.
@@ -54,6 +58,10 @@ Fields:
     models) and reports the OOD ROC-AUC.
   sweep: ``name`` of an optimizer hyperparameter and its ``values``: each
     value runs for every seed inside the same vmapped program.
+  plot: write accuracy.png (and an evaluator's figure, e.g. items.png).
+
+``python -m launch.main --config=... --workdir=... --dry_run`` prints the
+resolved config, validated, with the run layout, without training.
 """
 
 import ml_collections
