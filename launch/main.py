@@ -222,4 +222,5 @@ def main(argv):
 
 if __name__ == '__main__':
   _cli.run(main, check=check_flags,
-           refusals=('mpl_jax.train.workdir:WorkdirBusy',))
+           refusals=('mpl_jax.train.workdir:WorkdirBusy',
+                     'mpl_jax.data.datasets:DatasetError'))

@@ -39,6 +39,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from launch import _cli
 from mpl_jax.data import datasets
 from mpl_jax.data import provision
 
@@ -77,30 +78,29 @@ def _describe(ds: datasets.ArrayDataset) -> str:
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise app.UsageError(f'unexpected arguments {argv[1:]}: prepare_data takes '
+                         'flags only (--dataset, --data_dir, --source_dir, '
+                         '--load, --force)')
   name, data_dir = FLAGS.dataset, FLAGS.data_dir
   if data_dir is not None:
     data_dir = os.path.abspath(os.path.expanduser(data_dir))
-  try:
-    if name in datasets.TFDS_DATASETS:
-      start = time.monotonic()
-      path = provision.prepare_dataset(name, data_dir=data_dir,
-                                       source_dir=FLAGS.source_dir,
-                                       force=FLAGS.force)
-      print(f'{name} is prepared in {path} '
-            f'({time.monotonic() - start:.1f} s).')
-    if FLAGS.load or name in datasets.BUNDLED_DATASETS:
-      start = time.monotonic()
-      ds = datasets.load_dataset(name, data_dir=data_dir)
-      print(_describe(ds))
-      print(f'loaded in {time.monotonic() - start:.1f} s (TensorFlow '
-            f'{"imported" if "tensorflow" in sys.modules else "not imported"}'
-            ').')
-  except datasets.DatasetError as e:
-    print(f'ERROR: {e}', file=sys.stderr)
-    return 1
+  if name in datasets.TFDS_DATASETS:
+    start = time.monotonic()
+    path = provision.prepare_dataset(name, data_dir=data_dir,
+                                     source_dir=FLAGS.source_dir,
+                                     force=FLAGS.force)
+    print(f'{name} is prepared in {path} '
+          f'({time.monotonic() - start:.1f} s).')
+  if FLAGS.load or name in datasets.BUNDLED_DATASETS:
+    start = time.monotonic()
+    ds = datasets.load_dataset(name, data_dir=data_dir)
+    print(_describe(ds))
+    print(f'loaded in {time.monotonic() - start:.1f} s (TensorFlow '
+          f'{"imported" if "tensorflow" in sys.modules else "not imported"}'
+          ').')
   return 0
 
 
 if __name__ == '__main__':
-  app.run(main)
+  # A missing or damaged dataset is refused in one line (exit 2).
+  _cli.run(main, refusals=('mpl_jax.data.datasets:DatasetError',))

@@ -178,18 +178,15 @@ def test_report_refusals(tmp_path):
   assert line.startswith('give one or more run workdirs')
 
 
-def test_the_wrapper_serves_prepare_data():
-  # launch.prepare_data's own __main__ is another branch's: run its main
-  # through the wrapper as its `if __name__ == '__main__'` will.
-  code = ('from launch import _cli, prepare_data; _cli.run(prepare_data.main, '
-          "prog='launch.prepare_data', "
-          "refusals=('mpl_jax.data.provision:DatasetNotFoundError',))")
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
-  for arg, expected in [('--dataset=foo', '--dataset=foo: value should be '
-                         'one of <mnist|fashion_mnist|'),
-                        ('--datset=mnist', 'did you mean --dataset?')]:
-    p = subprocess.run([sys.executable, '-c', code, arg], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=300)
+def test_prepare_data_refusals(tmp_path):
+  # The real command line: bad flags, and a dataset that cannot be found
+  # offline (no source files), each refused in one line.
+  for args, expected in [(['--dataset=foo'], '--dataset=foo: value should be '
+                          'one of <mnist|fashion_mnist|'),
+                         (['--datset=mnist'], 'did you mean --dataset?'),
+                         (['--dataset=mnist', 'extra'],
+                          'prepare_data takes flags only')]:
+    p = _run(args, module='launch.prepare_data')
     assert expected in _refusal(p, 'launch.prepare_data')
 
 
