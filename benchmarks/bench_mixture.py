@@ -22,9 +22,9 @@ Command::
 Measured (JAX 0.10.2, 2 shared x86-64 cores under load from other jobs,
 ``--rounds 10 --reps 5``): one run 3.40 ms (switch) vs 9.37 ms (select all),
 ratio 0.36; 4 runs vmapped 249 ms vs 251 ms, ratio 0.99. Under ``vmap`` both
-are far above 5x one vmapped ``flexible_sgd`` step (7.9 ms for 4 runs): the
-five transforms share one state, and the vmap-aware conditional of their
-refresh is then not done in place.
+are far above 5x one vmapped ``flexible_sgd`` step (7.9 ms for 4 runs,
+measured apart); the cause, the same before and after the switch, was not
+investigated here.
 """
 
 from __future__ import annotations
