@@ -98,6 +98,7 @@ def scale_by_beaker_metaplasticity(
     https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN
   """
   beakers = _common.static_count(beakers, 'beakers', 1)
+  _common.check_meta(meta)
   ratios, areas = tuple(ratios), tuple(areas)
   if len(ratios) != beakers or len(areas) != beakers:
     raise ValueError(
