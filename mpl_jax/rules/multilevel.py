@@ -178,8 +178,9 @@ def scale_by_multilevel_metaplasticity(
 
   Example:
     >>> import jax.numpy as jnp, mpl_jax
+    >>> from mpl_jax.rules.multilevel import uniform_levels
     >>> tx = mpl_jax.scale_by_multilevel_metaplasticity(
-    ...     3.0, levels=mpl_jax.uniform_levels(4), form='interval')
+    ...     3.0, levels=uniform_levels(4), form='interval')
     >>> w = {'w': jnp.array([[0.35, 0.95]])}
     >>> u = {'w': jnp.array([[-0.1, -0.1]])}
     >>> out, _ = tx.update(u, tx.init(w), w)
