@@ -45,6 +45,7 @@ import numpy as np
 import optax
 
 import mpl_jax
+from mpl_jax.rules import multilevel
 from benchmarks.bench_rules_overhead import mlp_params
 from benchmarks.bench_rules_overhead import Runner
 from benchmarks.bench_rules_overhead import SIZES
@@ -59,7 +60,7 @@ def _adam_pytorch(lr):
 
 def configurations():
   """(name, inner name, transform); an inner optimizer has name == inner."""
-  l4, l8 = mpl_jax.uniform_levels(4), mpl_jax.uniform_levels(8)
+  l4, l8 = multilevel.uniform_levels(4), multilevel.uniform_levels(8)
   out = [
       ('sgd', 'sgd', optax.sgd(1e-2)),
       ('adam', 'adam', optax.adam(1e-3)),

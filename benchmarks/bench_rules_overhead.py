@@ -44,9 +44,9 @@ import optax
 
 import mpl_jax
 from mpl_jax.rules.engram import engram_metaplastic_adam
-from mpl_jax.rules.engram import stochastic_engram_gate
-from mpl_jax.rules.flexibility import flexibility_tiers
+from mpl_jax.rules.engram import scale_by_engram_gate
 from mpl_jax.rules.flexibility import flexible_sgd
+from mpl_jax.rules.flexibility import scale_by_flexibility
 
 SIZES = (784, 1024, 1024, 10)
 
@@ -73,27 +73,27 @@ def configurations():
       ('flexible_sgd refresh=step', 'sgd',
        flexible_sgd(1e-2, key=0, refresh='step', **flex)),
       ('sgd + engram synapse/step', 'sgd',
-       optax.chain(optax.sgd(1e-2), stochastic_engram_gate(0, p=0.5))),
+       optax.chain(optax.sgd(1e-2), scale_by_engram_gate(0, p=0.5))),
       ('adam', 'adam', optax.adam(1e-3)),
       ('adam + flexibility refresh=task', 'adam',
-       optax.chain(optax.adam(1e-3), flexibility_tiers(0, **flex))),
+       optax.chain(optax.adam(1e-3), scale_by_flexibility(0, **flex))),
       ('adam + flexibility refresh=step', 'adam',
        optax.chain(optax.adam(1e-3),
-                   flexibility_tiers(0, refresh='step', **flex))),
+                   scale_by_flexibility(0, refresh='step', **flex))),
       ('adam + flexibility tiers(3)', 'adam',
-       optax.chain(optax.adam(1e-3), flexibility_tiers(
+       optax.chain(optax.adam(1e-3), scale_by_flexibility(
            0, tiers=[(1.0, 0.3), (0.5, 0.3), (0.1, 0.4)], strength=4e5))),
       ('adam + engram synapse/step', 'adam',
-       optax.chain(optax.adam(1e-3), stochastic_engram_gate(0, p=0.5))),
+       optax.chain(optax.adam(1e-3), scale_by_engram_gate(0, p=0.5))),
       ('adam + engram synapse/step counter', 'adam',
        optax.chain(optax.adam(1e-3),
-                   stochastic_engram_gate(0, p=0.5, sampler='counter'))),
+                   scale_by_engram_gate(0, p=0.5, sampler='counter'))),
       ('adam + engram synapse/task', 'adam',
        optax.chain(optax.adam(1e-3),
-                   stochastic_engram_gate(0, p=0.5, resample='task'))),
+                   scale_by_engram_gate(0, p=0.5, resample='task'))),
       ('adam + engram unit/step', 'adam',
        optax.chain(optax.adam(1e-3),
-                   stochastic_engram_gate(0, p=0.5, granularity='unit'))),
+                   scale_by_engram_gate(0, p=0.5, granularity='unit'))),
       ('metaplastic_adam', 'metaplastic_adam',
        mpl_jax.metaplastic_adam(5e-3, 1.35)),
       ('engram_metaplastic_adam synapse/step', 'metaplastic_adam',

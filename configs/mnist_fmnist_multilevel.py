@@ -4,8 +4,8 @@ r"""MNIST subset then Fashion-MNIST, multi-level metaplastic QNN (SPEC-more §1)
       --workdir=runs/mlq_LEVELS
 
 ``LEVELS`` is the number of quantization levels (2, 3, 4 or 8; uniform on
-[-1, 1]: ``mpl_jax.uniform_levels``), optionally followed by the gate's form:
-``:4,interval`` (default ``global``; see
+[-1, 1]: ``mpl_jax.rules.multilevel.uniform_levels``), optionally followed
+by the gate's form: ``:4,interval`` (default ``global``; see
 ``mpl_jax.scale_by_multilevel_metaplasticity``). One program per level count:
 the levels fix the quantizer and the gate's intervals (static), while meta is
 swept inside the program over {0, 1, 2, 3, 4} (``config.sweep``), 5 seeds

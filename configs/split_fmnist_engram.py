@@ -37,7 +37,7 @@ Five 2-class tasks (classes 0-1, 2-3, ...), BNN 784-512-512-(10|2), batch
 1.35): with 600 steps per task instead of 24,000 the hidden weights stay small
 and 1.35 barely acts (see configs/quickstart.py). The engram gate's exact form
 is unconfirmed in the paper (SPEC §4): this is mpl_jax's reading, documented
-in ``mpl_jax.stochastic_engram_gate``.
+in ``mpl_jax.scale_by_engram_gate``.
 
 Offline (Fashion-MNIST from Debian's files). About 3-6 minutes per
 method/scenario on 2 CPU cores. Expected: class-incremental stays low for all

@@ -1,6 +1,9 @@
-"""Checks every mpl_jax transform must pass (as optax's _common_test.py)."""
+"""Helpers shared by the rule tests (parameters, gradients, runs).
 
-import chex
+The generic checks every transform must pass (jit, vmap over seeds,
+injection, composition, extra args) live in tests/test_contracts.py only.
+"""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,31 +66,6 @@ def seeded_init(tx, keys, stacked_params):
       keys, stacked_params)
 
 
-def reseeded_scan(tx, grads, tasks):
-  """``run(key, params) -> (params, state, per-step updates)``.
-
-  ``tx``'s state is reseeded with ``key`` after ``init``, then one
-  ``lax.scan`` applies a step per gradient tree with its task id: the
-  function to compare vmapped over seeds against single runs.
-  """
-  stacked = jax.tree.map(lambda *g: np.stack([np.asarray(x) for x in g]),
-                         *grads)
-  tasks = np.asarray(tasks)
-
-  def run(key, params):
-    def body(carry, inputs):
-      p, state = carry
-      g, t = inputs
-      u, state = tx.update(g, state, p, task_id=t)
-      return (optax.apply_updates(p, u), state), u
-    state = reseed(tx.init(params), key)
-    (params, state), updates = jax.lax.scan(body, (params, state),
-                                            (stacked, tasks))
-    return params, state, updates
-
-  return run
-
-
 def run_steps(tx, params, grads, tasks):
   """Runs jitted ``tx`` one step per gradient tree, with task ids ``tasks``.
 
@@ -107,30 +85,3 @@ def run_steps(tx, params, grads, tasks):
     all_updates.append(updates)
     states.append(state)
   return params, all_updates, states
-
-
-def assert_steps_compile_once(tx, params, grads_seq, task_ids):
-  """Runs jitted ``update`` + ``apply_updates`` steps and checks the program.
-
-  Asserts that the step is traced once for all the steps (task ids change
-  values, not the program) and that the optimizer state keeps the shapes and
-  dtypes of ``tx.init``.
-
-  Returns:
-    The final ``(params, state)``.
-  """
-  traces = []
-
-  @jax.jit
-  def step(p, s, g, t):
-    traces.append(1)
-    u, s = tx.update(g, s, p, task_id=t)
-    return optax.apply_updates(p, u), s
-
-  init_state = tx.init(params)
-  state = init_state
-  for g, t in zip(grads_seq, task_ids):
-    params, state = step(params, state, g, t)
-  assert len(traces) == 1, f'traced {len(traces)} times'
-  chex.assert_trees_all_equal_shapes_and_dtypes(state, init_state)
-  return params, state

@@ -163,17 +163,26 @@ def test_si_damping_alias_and_sgd_path_integral():
   chex.assert_trees_all_equal(si_state.omega, {'w': jnp.zeros(3)})
 
 
-def test_missing_params_and_task_id_raise():
+def test_sgd_aliases_are_the_penalty_then_sgd():
   params = _params()
-  grads = _grads(0, params)
-  for tx in (baselines.add_ewc_penalty(1.0),
-             baselines.add_ewc_penalty(1.0, mode='stream'),
-             baselines.add_synaptic_intelligence(1.0)):
-    with pytest.raises(ValueError, match='params'):
-      tx.update(grads, tx.init(params), task_id=0)
-  for tx in (baselines.add_ewc_penalty(1.0),
-             baselines.add_synaptic_intelligence(1.0)):
-    with pytest.raises(ValueError, match='task id'):
-      tx.update(grads, tx.init(params), params)
+  for alias, penalty in (
+      (baselines.ewc_sgd(0.1, importance=2.0, decay=0.2),
+       baselines.add_ewc_penalty(2.0, decay=0.2)),
+      (baselines.si_sgd(0.1, c=0.3, xi=0.5),
+       baselines.add_synaptic_intelligence(0.3, xi=0.5))):
+    chain = optax.chain(penalty, optax.sgd(0.1))
+    got, want = params, params
+    s_got, s_want = alias.init(params), chain.init(params)
+    for step, task in enumerate((0, 0, 1, 1)):
+      g = _grads(step, params)
+      u, s_got = alias.update(g, s_got, got, task_id=task)
+      got = optax.apply_updates(got, u)
+      u, s_want = chain.update(g, s_want, want, task_id=task)
+      want = optax.apply_updates(want, u)
+    chex.assert_trees_all_equal(got, want)
+    assert not np.allclose(got['w'], params['w'])
+
+
+def test_bad_mode_raises():
   with pytest.raises(ValueError, match='mode'):
     baselines.add_ewc_penalty(1.0, mode='offline')

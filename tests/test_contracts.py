@@ -15,11 +15,12 @@ every entry:
   required where the rule needs them.
 
 A new transform is one line in ``CASES``; ``test_every_public_transform_has
-_a_case`` fails for a factory exported from ``mpl_jax`` without one. The
-compiled programs are few and tiny (two seeds, three steps) to keep the
-suite fast on two CPU cores.
-Rule-specific behaviour (the equations, their numpy references) stays in the
-per-rule test files.
+_a_case`` fails for a factory exported from ``mpl_jax`` without one (and
+prints how many factories and cases the suite covers). The compiled
+programs are few and tiny (two seeds, three steps) to keep the suite fast on
+two CPU cores. These generic checks live here only: the per-rule test files
+keep what is specific to a rule (its equations against a numpy reference,
+its own options and errors).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ NUM_SEEDS = 2
 TIERS = ((0.1, 0.5), (1.0, 0.5))
 ADAM = ('b1', 'b2', 'eps')  # Python floats kept static under injection
 LEVELS = (-1.0, -0.5, 0.5, 1.0)
+MIXED = (mpl_jax.scale_by_engram_gate(key=0, p=0.5),   # the one that runs
+         mpl_jax.scale_by_engram_gate(key=0, p=0.9))
 
 
 class Case(NamedTuple):
@@ -58,6 +61,7 @@ class Case(NamedTuple):
       ``{'mu', 'sigma'}`` node and a bias).
     needs_params: ``update`` without ``params`` raises.
     needs_task: ``update`` without ``task_id`` raises.
+    extra: extra keyword arguments every ``update`` gets (``error_rate``).
   """
   factory: str
   kwargs: dict
@@ -66,6 +70,7 @@ class Case(NamedTuple):
   params: str = 'mlp'
   needs_params: bool = True
   needs_task: bool = False
+  extra: dict = {}
 
   @property
   def id(self) -> str:
@@ -76,19 +81,19 @@ CASES = (
     Case('scale_by_metaplasticity', dict(meta=1.35)),
     Case('metaplastic_adam', dict(learning_rate=0.01, meta=1.35), static=ADAM),
     Case('scale_by_adam_pytorch', dict(), static=ADAM, needs_params=False),
-    Case('stochastic_engram_gate', dict(key=0, p=0.5), 'step',
+    Case('scale_by_engram_gate', dict(key=0, p=0.5), 'step',
          needs_params=False),
-    Case('stochastic_engram_gate', dict(key=0, p=0.5, granularity='unit',
-                                        resample='task', sampler='counter'),
+    Case('scale_by_engram_gate', dict(key=0, p=0.5, granularity='unit',
+                                      resample='task', sampler='counter'),
          'unit-task-counter', needs_params=False, needs_task=True),
     Case('engram_metaplastic_adam', dict(learning_rate=0.05, meta=1.3, key=0,
                                          p=0.5, granularity='unit',
                                          resample='task'),
          'unit-task', ADAM, needs_task=True),
-    Case('flexibility_tiers', dict(key=0, tiers=TIERS, strength=2.0), 'task',
-         needs_task=True),
-    Case('flexibility_tiers', dict(key=0, distribution='uniform',
-                                   strength=2.0, refresh='step'), 'step'),
+    Case('scale_by_flexibility', dict(key=0, tiers=TIERS, strength=2.0),
+         'task', needs_task=True),
+    Case('scale_by_flexibility', dict(key=0, distribution='uniform',
+                                      strength=2.0, refresh='step'), 'step'),
     Case('flexible_sgd', dict(learning_rate=0.1, key=0, tiers=TIERS,
                               strength=2.0), needs_task=True),
     Case('scale_by_mesu', dict(sigma_prior=0.2, memory_window=30.0),
@@ -97,11 +102,15 @@ CASES = (
                       sigma_prior=0.2, memory_window=30.0, clamp_grad=0.2,
                       non_bayesian=optax.sgd(0.1)), params='gaussian'),
     Case('scale_by_bgd', dict(eta=0.7), params='gaussian'),
+    Case('bgd', dict(eta=0.7, clamp_grad=0.5), params='gaussian'),
     Case('add_ewc_penalty', dict(importance=2.0, decay=0.2), 'online',
          needs_task=True),
     Case('add_ewc_penalty', dict(importance=5.0, decay=0.2, mode='stream'),
          'stream'),
     Case('add_synaptic_intelligence', dict(c=0.3, xi=0.5), needs_task=True),
+    Case('ewc_sgd', dict(learning_rate=0.1, importance=2.0, decay=0.2),
+         needs_task=True),
+    Case('si_sgd', dict(learning_rate=0.1, c=0.3, xi=0.5), needs_task=True),
     Case('scale_by_benna_fusi', dict(beakers=4, learning_rate=0.1),
          static=('beakers',)),
     Case('benna_fusi_sgd', dict(learning_rate=0.1, beakers=4),
@@ -116,6 +125,13 @@ CASES = (
          dict(meta=1.35, levels=LEVELS, form='interval'), 'interval'),
     Case('multilevel_metaplastic_adam',
          dict(learning_rate=0.01, meta=1.35, levels=LEVELS), static=ADAM),
+    Case('scale_by_tacos', dict(learning_rate=0.1, meta_rate=5.0, tau_c=20.0,
+                                tau_r=50.0, hetero_rate=0.01),
+         extra=dict(error_rate=jnp.float32(0.25))),
+    Case('tacos', dict(learning_rate=0.1, mechanisms=11.0, tau_c=20.0),
+         extra=dict(error_rate=jnp.float32(0.25))),
+    # Two random rules with one state layout: the chosen branch runs.
+    Case('mixture', dict(txs=MIXED), needs_params=False),
 )
 
 
@@ -124,8 +140,7 @@ CASES = (
 
 def _tx(case: Case, inject: bool = False) -> optax.GradientTransformation:
   factory = getattr(mpl_jax, case.factory, None)
-  if factory is None:
-    pytest.skip(f'mpl_jax does not export {case.factory}')
+  assert factory is not None, f'mpl_jax does not export {case.factory}'
   if inject:
     factory = optax.inject_hyperparams(factory, static_args=case.static)
   return factory(**case.kwargs)
@@ -186,7 +201,7 @@ _REFERENCE = {}
 def _reference(case: Case) -> list:
   """Single runs of the plain transform, one per seed (once per case)."""
   if case.id not in _REFERENCE:
-    run = _jit(_scan_run(_tx(case)))
+    run = _jit(_scan_run(_tx(case), **case.extra))
     # Device arrays, not numpy: they keep their weak types.
     _REFERENCE[case.id] = [run(key, _params(case, i), _grads(case))
                            for i, key in enumerate(_keys())]
@@ -219,14 +234,25 @@ CASE_PARAMS = pytest.mark.parametrize('case', CASES, ids=lambda c: c.id)
 # ------------------------------------------------------------------ suite
 
 
-def test_every_public_transform_has_a_case():
-  covered = {case.factory for case in CASES}
-  public = {
+def _public_factories() -> set:
+  """Functions in ``mpl_jax.__all__`` that return a GradientTransformation."""
+  return {
       name for name in mpl_jax.__all__
       if inspect.isfunction(getattr(mpl_jax, name)) and 'GradientTransformation'
       in str(inspect.signature(getattr(mpl_jax, name)).return_annotation)}
+
+
+def test_every_public_transform_has_a_case(capsys):
+  covered = {case.factory for case in CASES}
+  public = _public_factories()
   missing = sorted(public - covered)
+  with capsys.disabled():
+    print(f'\n[contracts] {len(public)} exported factories, {len(CASES)} '
+          f'cases, {len(public) - len(missing)} factories covered')
   assert not missing, f'add a Case to tests/test_contracts.py for {missing}'
+  assert not covered - public, (
+      f'cases for names mpl_jax does not export: {sorted(covered - public)}')
+  assert len(public) >= 20  # the scan finds the factories (25 when written)
 
 
 @CASE_PARAMS
@@ -237,7 +263,7 @@ def test_jit_traces_once_and_state_is_stable_through_cond(case):
   @_jit
   def step(p, s, g, t):
     traces.append(1)
-    u, s = tx.update(g, s, p, task_id=t)
+    u, s = tx.update(g, s, p, task_id=t, **case.extra)
     return optax.apply_updates(p, u), s
 
   # From the state of a jitted init (weak types kept, as jit keeps them):
@@ -258,13 +284,14 @@ def test_jit_traces_once_and_state_is_stable_through_cond(case):
   g = jax.tree.map(lambda x: x[0], grads)
   jax.eval_shape(
       lambda s, take: jax.lax.cond(
-          take, lambda s: tx.update(g, s, params, task_id=0)[1],
+          take,
+          lambda s: tx.update(g, s, params, task_id=0, **case.extra)[1],
           lambda s: s, s), initial, True)
 
 
 @CASE_PARAMS
 def test_inject_hyperparams_gives_the_same_updates(case):
-  run = _jit(_scan_run(_tx(case, inject=True)))
+  run = _jit(_scan_run(_tx(case, inject=True), **case.extra))
   params, _, updates, _ = run(_keys()[0], _params(case), _grads(case))
   want_params, _, want_updates, _ = _reference(case)[0]
   _close(updates, want_updates)
@@ -273,7 +300,8 @@ def test_inject_hyperparams_gives_the_same_updates(case):
 
 @CASE_PARAMS
 def test_vmap_over_seeds_equals_single_runs_with_own_keys(case):
-  run = _jit(jax.vmap(_scan_run(_tx(case)), in_axes=(0, 0, None)))
+  run = _jit(jax.vmap(_scan_run(_tx(case), **case.extra),
+                      in_axes=(0, 0, None)))
   params = jax.tree.map(lambda *x: np.stack(x),
                         *[_params(case, i) for i in range(NUM_SEEDS)])
   batched = jax.device_get(run(_keys(), params, _grads(case)))
@@ -301,7 +329,8 @@ def test_composes_in_chain_and_masked_with_extra_args(case):
   mask = {k: k != 'frozen' for k in params}
   tx = optax.chain(optax.identity(), optax.masked(_tx(case), mask),
                    optax.scale(-0.5))
-  run = _jit(_scan_run(tx, step_scale=-2.0, loss=jnp.float32(2.5)))
+  run = _jit(_scan_run(tx, step_scale=-2.0, loss=jnp.float32(2.5),
+                       **case.extra))
   _, _, updates, _ = run(_keys()[0], params, grads)
   updates = jax.tree.map(lambda u: -2.0 * u, updates)
   chex.assert_trees_all_equal(updates.pop('frozen'), grads['frozen'])
@@ -314,7 +343,9 @@ def test_extra_args_and_params_requirements(case):
   params = _params(case)
   grads = jax.tree.map(lambda g: g[0], _grads(case))
   state = jax.eval_shape(tx.init, params)
-  update = functools.partial(jax.eval_shape, tx.update)  # traced, not run
+  # Traced, not run; every call gets the case's extra arguments.
+  update = lambda *a, **k: jax.eval_shape(
+      functools.partial(tx.update, **case.extra, **k), *a)
   want = update(grads, state, params, task_id=0)
   # Unknown extra arguments are accepted (that they change nothing is
   # checked in the chain test).

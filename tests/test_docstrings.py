@@ -31,7 +31,7 @@ EXAMPLES = _examples()
 def test_examples_are_found():
   assert {t.name for t in EXAMPLES} >= {
       'mpl_jax.rules.metaplasticity.scale_by_metaplasticity',
-      'mpl_jax.rules.engram.stochastic_engram_gate'}
+      'mpl_jax.rules.engram.scale_by_engram_gate'}
 
 
 @pytest.mark.parametrize('test', EXAMPLES, ids=lambda t: t.name)

@@ -14,9 +14,8 @@ import pytest
 
 import mpl_jax
 from mpl_jax.rules.engram import engram_metaplastic_adam
-from mpl_jax.rules.engram import stochastic_engram_gate
+from mpl_jax.rules.engram import scale_by_engram_gate
 from _transform_checks import random_grads as _grads
-from _transform_checks import reseeded_scan
 from _transform_checks import seeded_init
 from _transform_checks import run_steps
 from _transform_checks import small_mlp_params
@@ -54,7 +53,7 @@ def _masks(tx, shape, num_steps, tasks=None):
 @pytest.mark.parametrize('sampler', ['threefry', 'counter'])
 def test_synapse_activation_frequency_is_p(sampler):
   p, shape, steps = 0.3, (300, 400), 3
-  tx = stochastic_engram_gate(0, p=p, sampler=sampler)
+  tx = scale_by_engram_gate(0, p=p, sampler=sampler)
   masks, engrams = _masks(tx, shape, steps)
   n = np.prod(shape)
   for m, e in zip(masks, engrams):
@@ -71,7 +70,7 @@ def test_synapse_activation_frequency_is_p(sampler):
                                            ((50, 2000), 'counter')])
 def test_unit_granularity_masks_whole_columns(shape, sampler):
   p, steps = 0.6, 5
-  tx = stochastic_engram_gate(1, p=p, granularity='unit', sampler=sampler)
+  tx = scale_by_engram_gate(1, p=p, granularity='unit', sampler=sampler)
   masks, engrams = _masks(tx, shape, steps)
   units = shape[-1]
   flat = np.stack([m.reshape(-1, units) for m in masks])  # [steps, in, out]
@@ -88,7 +87,7 @@ def test_unit_granularity_masks_whole_columns(shape, sampler):
 @pytest.mark.parametrize('granularity', ['synapse', 'unit'])
 def test_resample_task_keeps_mask_within_task_and_changes_across(granularity):
   tasks = [0, 0, 0, 1, 1, 2, 0]
-  tx = stochastic_engram_gate(2, p=0.5, granularity=granularity,
+  tx = scale_by_engram_gate(2, p=0.5, granularity=granularity,
                               resample='task')
   masks, _ = _masks(tx, (40, 30), len(tasks), tasks)
   for i in range(1, len(tasks)):
@@ -102,17 +101,17 @@ def test_p_one_is_identity_p_zero_freezes_selected_leaves_only():
   params = _params()
   grads = _grads(params, 3)
   _, got_u, _ = _run(optax.chain(optax.adam(1e-2),
-                                 stochastic_engram_gate(0, p=1.0)),
+                                 scale_by_engram_gate(0, p=1.0)),
                      params, grads, [0, 1, 1])
   _, ref_u, _ = _run(optax.adam(1e-2), params, grads, [0, 1, 1])
   chex.assert_trees_all_close(got_u, ref_u, rtol=1e-6, atol=1e-9)
   # The gate alone with p = 1 returns its input bit for bit.
-  gate = stochastic_engram_gate(0, p=1.0, resample='task')
+  gate = scale_by_engram_gate(0, p=1.0, resample='task')
   u, _ = jax.jit(lambda g, p: gate.update(g, gate.init(p), p, task_id=0))(
       grads[0], params)
   chex.assert_trees_all_equal(u, grads[0])
   # p = 0: gated kernels get exactly 0; biases pass through unchanged.
-  gate = stochastic_engram_gate(0, p=0.0)
+  gate = scale_by_engram_gate(0, p=0.0)
   u = _np(jax.jit(lambda g, p: gate.update(g, gate.init(p), p)[0])(
       grads[0], params))
   for layer in ('dense0', 'dense1'):
@@ -185,7 +184,7 @@ def test_keys_determinism_and_per_seed_masks():
   num_seeds = 3
   params = _params()
   grads = _grads(params, 1)[0]
-  tx = stochastic_engram_gate(0, p=0.5)
+  tx = scale_by_engram_gate(0, p=0.5)
 
   @jax.jit
   def first_masks(keys, p):
@@ -205,127 +204,21 @@ def test_keys_determinism_and_per_seed_masks():
 
   # A fresh run from the same key replays the same engrams; int seed == key.
   tasks = [0, 0, 1]
-  a = _run(stochastic_engram_gate(5, p=0.5, resample='task'), params,
+  a = _run(scale_by_engram_gate(5, p=0.5, resample='task'), params,
            [grads] * 3, tasks)[1]
-  b = _run(stochastic_engram_gate(jax.random.PRNGKey(5), p=0.5,
-                                  resample='task'), params, [grads] * 3,
+  b = _run(scale_by_engram_gate(jax.random.PRNGKey(5), p=0.5,
+                                resample='task'), params, [grads] * 3,
            tasks)[1]
   chex.assert_trees_all_equal(a, b)
-
-
-@pytest.mark.parametrize('resample,sampler', [('task', 'threefry'),
-                                              ('step', 'counter')])
-def test_vmapped_seed_equals_single_run(resample, sampler):
-  num_seeds = 3
-  params = _params()
-  grads = _grads(params, len(TASKS))
-  keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
-  tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5, resample=resample,
-                               sampler=sampler)
-  run = reseeded_scan(tx, grads, TASKS)
-  batched_p, _, batched_u = _np(jax.jit(jax.vmap(run))(
-      keys, stack_copies(params, num_seeds)))
-  masks = batched_u['dense0']['kernel'] != 0
-  assert not np.array_equal(masks[0], masks[1])
-  single = jax.jit(run)
-  for i in range(num_seeds):
-    single_p, _, single_u = _np(single(keys[i], params))
-    np.testing.assert_array_equal(masks[i], single_u['dense0']['kernel'] != 0)
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
-                                single_p, rtol=1e-6, atol=1e-7)
-
-
-# ----------------------------------------------------- jit and injection
-
-
-def test_inject_hyperparams_p_sweep_without_recompiling():
-  # (Injected == plain is a contract: tests/test_contracts.py.)
-  params = _params()
-  grads = _grads(params, 1)
-  injected = optax.inject_hyperparams(
-      engram_metaplastic_adam, static_args=('b1', 'b2', 'eps'))(
-          learning_rate=0.05, meta=1.3, key=3, p=0.4)
-  assert set(jax.eval_shape(injected.init, params).hyperparams) >= {
-      'learning_rate', 'meta', 'p'}
-
-  # p swept by editing the state, without recompiling.
-  gate = optax.inject_hyperparams(stochastic_engram_gate)(0, p=0.5)
-  traces = []
-
-  @jax.jit
-  def upd(s):
-    traces.append(1)
-    return gate.update(grads[0], s, params)[0]
-
-  state = jax.jit(gate.init)(params)
-  half = _np(upd(state))
-  state.hyperparams['p'] = np.float32(1.0)
-  full = upd(state)
-  assert len(traces) == 1
-  chex.assert_trees_all_equal(full, grads[0])
-  assert (half['dense0']['kernel'] == 0).any()
-
-
-# ------------------------------------------------------------- composition
-
-
-def test_composes_with_masked_and_multisteps():
-  params = _params()
-  grads = _grads(params, 4)
-  tasks = [0, 0, 1, 1]
-
-  only = {'dense0': {'kernel': True, 'bias': False},
-          'dense1': {'kernel': False, 'bias': False}}
-  tx = optax.chain(optax.sgd(0.1),
-                   optax.masked(stochastic_engram_gate(0, p=0.5,
-                                                       resample='task'),
-                                only))
-  _, got_u, states = _run(tx, params, grads, tasks)
-  _, ref_u, _ = _run(optax.sgd(0.1), params, grads, tasks)
-  for u, r in zip(got_u, ref_u):
-    np.testing.assert_array_equal(u['dense1']['kernel'], r['dense1']['kernel'])
-    np.testing.assert_array_equal(u['dense0']['bias'], r['dense0']['bias'])
-    gated = u['dense0']['kernel']
-    assert ((gated == 0) | (gated == r['dense0']['kernel'])).all()
-  engram = optax.tree_utils.tree_get(states[-1], 'engram')
-  assert len(jax.tree.leaves(engram)) == 1
-
-  # MultiSteps: the inner update (and so the engram draw) runs every k steps.
-  inner = optax.chain(optax.sgd(0.1), stochastic_engram_gate(0, p=0.5))
-  tx = optax.MultiSteps(inner, every_k_schedule=2)
-  got, _, states = _run(tx, params, grads, tasks)
-  assert int(optax.tree_utils.tree_get(states[-1], 'count')) == 2
-  # Same as the inner chain applied to the mean of each pair of gradients.
-  mean = [jax.tree.map(lambda a, b: (np.asarray(a) + np.asarray(b)) / 2,
-                       grads[i], grads[i + 1]) for i in (0, 2)]
-  ref, _, _ = _run(inner, params, mean, [0, 1])
-  chex.assert_trees_all_close(got, ref, rtol=1e-6, atol=1e-7)
 
 
 # ---------------------------------------------------------------- errors
 
 
 def test_errors():
-  params = _params()
   for kwargs in (dict(granularity='layer'), dict(resample='epoch'),
                  dict(sampler='philox')):
     with pytest.raises(ValueError):
-      stochastic_engram_gate(0, p=0.5, **kwargs)
+      scale_by_engram_gate(0, p=0.5, **kwargs)
   with pytest.raises(ValueError):
-    stochastic_engram_gate(np.zeros(3, np.uint32), p=0.5)
-
-  # resample='task' needs the task id; 'step' does not.
-  tx = stochastic_engram_gate(0, p=0.5, resample='task')
-  state = jax.eval_shape(tx.init, params)
-  with pytest.raises(ValueError, match='task id'):
-    jax.eval_shape(lambda s: tx.update(params, s, params), state)
-  tx = stochastic_engram_gate(0, p=0.5, resample='step')
-  state = jax.eval_shape(tx.init, params)
-  jax.eval_shape(lambda s: tx.update(params, s, params, loss=1.0), state)
-  # The gate alone works without params (mask resolved on the updates) ...
-  jax.eval_shape(lambda s: tx.update(params, s), state)
-  # ... but the engram-gated metaplastic optimizer needs them.
-  tx = engram_metaplastic_adam(0.05, 1.3, key=0, p=0.5)
-  state = jax.eval_shape(tx.init, params)
-  with pytest.raises(ValueError, match='params'):
-    jax.eval_shape(lambda s: tx.update(params, s), state)
+    scale_by_engram_gate(np.zeros(3, np.uint32), p=0.5)

@@ -16,11 +16,10 @@ import pytest
 
 from mpl_jax.rules import reseed
 from mpl_jax.rules.flexibility import flexibility_factor
-from mpl_jax.rules.flexibility import flexibility_tiers
 from mpl_jax.rules.flexibility import flexible_sgd
+from mpl_jax.rules.flexibility import scale_by_flexibility
 from mpl_jax.rules.flexibility import tier_fractions
 from _transform_checks import random_grads as _grads
-from _transform_checks import reseeded_scan
 from _transform_checks import seeded_init
 from _transform_checks import run_steps
 from _transform_checks import small_mlp_params as _params
@@ -115,7 +114,7 @@ def _big_params():
 
 
 def _init_flexibility(**kwargs):
-  tx = flexibility_tiers(kwargs.pop('key', 7), strength=1.0, **kwargs)
+  tx = scale_by_flexibility(kwargs.pop('key', 7), strength=1.0, **kwargs)
   return _np(jax.jit(tx.init)(_big_params()).flexibility)
 
 
@@ -192,14 +191,14 @@ def test_flexibility_one_equals_inner_optimizer_bit_exact():
   tasks = [0, 0, 1, 1]
   grads = _grads(params, len(tasks))
   spec, refresh = dict(tiers=[(1.0, 1.0)]), 'task'
-  gate = lambda: flexibility_tiers(5, strength=4e5, refresh=refresh, **spec)
+  gate = lambda: scale_by_flexibility(5, strength=4e5, refresh=refresh, **spec)
 
   # The gate alone returns its input bit for bit, with alpha exactly one
   # (also where the parameters have moved away from w_init).
   moved = jax.tree.map(lambda p: np.asarray(p) + 1.0, params)
   for kwargs in (dict(tiers=[(1.0, 1.0)], refresh='step'),
                  dict(distribution=('constant', 1.0), refresh='step')):
-    tx = flexibility_tiers(5, strength=4e5, **kwargs)
+    tx = scale_by_flexibility(5, strength=4e5, **kwargs)
     u, state = jax.jit(lambda g, p, q: tx.update(g, tx.init(p), q))(
         grads[0], params, moved)
     chex.assert_trees_all_equal(u, grads[0])
@@ -258,23 +257,26 @@ def test_flexibility_one_equals_inner_optimizer_bit_exact():
 ])
 def test_bad_configuration_raises(kwargs):
   with pytest.raises(ValueError):
-    flexibility_tiers(0, strength=1.0, **kwargs)
+    scale_by_flexibility(0, strength=1.0, **kwargs)
 
 
 def test_bad_tiers_message_is_clear():
   with pytest.raises(ValueError, match='sum to 1'):
-    flexibility_tiers(0, tiers=[(1.0, 0.5), (0.3, 0.4)], strength=1.0)
+    scale_by_flexibility(0, tiers=[(1.0, 0.5), (0.3, 0.4)], strength=1.0)
   with pytest.raises(ValueError, match=r'\(0, 1\]'):
-    flexibility_tiers(0, tiers=[(0.0, 1.0)], strength=1.0)
+    scale_by_flexibility(0, tiers=[(0.0, 1.0)], strength=1.0)
 
 
 # ------------------------------------------------------ keys and per-seed
+
+TIERS_CFG = ((0.1, 0.5), (1.0, 0.5))
+
 
 
 def test_keys_determinism_preview_and_per_seed_draws():
   num_seeds = 3
   params = _params()
-  tx = flexibility_tiers(0, distribution='uniform', strength=1.0)
+  tx = scale_by_flexibility(0, distribution='uniform', strength=1.0)
 
   @jax.jit
   def first_update(key, p):
@@ -308,108 +310,27 @@ def test_keys_determinism_preview_and_per_seed_draws():
 
   # An int seed and the corresponding key are the same key.
   for seed in (3, jax.random.PRNGKey(3)):
-    state = jax.eval_shape(flexibility_tiers(seed, distribution='uniform',
-                                             strength=1.0).init, params)
+    state = jax.eval_shape(scale_by_flexibility(
+        seed, distribution='uniform', strength=1.0).init, params)
     assert state.key.shape == (2,) and state.key.dtype == jnp.uint32
   np.testing.assert_array_equal(
-      flexibility_tiers(3, distribution='uniform', strength=1.0).init(
+      scale_by_flexibility(3, distribution='uniform', strength=1.0).init(
           {'w': np.zeros((1,))}).key, jax.random.PRNGKey(3))
 
 
-def test_per_seed_draws_differ_and_vmapped_seed_equals_single_run():
-  num_seeds = 3
-  params = _params(scale=0.3)
-  grads = _grads(params, len(TASKS))
-  keys = jax.random.split(jax.random.PRNGKey(1), num_seeds)
-  tx = flexible_sgd(0.1, key=0, tiers=TIERS, strength=5.0)
-  run = reseeded_scan(tx, grads, TASKS)
-  batched_p, batched_s, _ = _np(jax.jit(jax.vmap(run))(
-      keys, stack_copies(params, num_seeds)))
-  kernel = batched_s[0].flexibility['dense0']['kernel']
-  for i in range(num_seeds):
-    for j in range(i + 1, num_seeds):
-      assert not np.array_equal(kernel[i], kernel[j])
-  single = jax.jit(run)
-  for i in range(num_seeds):
-    single_p, single_s, _ = _np(single(keys[i], params))
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], batched_p),
-                                single_p, rtol=1e-6, atol=1e-7)
-    chex.assert_trees_all_equal(
-        jax.tree.map(lambda x: x[i], batched_s[0].flexibility),
-        single_s[0].flexibility)
-
-
-# ----------------------------------------------------- jit and injection
-
-
-def test_inject_hyperparams_strength_sweep_without_recompiling():
-  # (Injected == plain is a contract: tests/test_contracts.py.)
-  params = _params(scale=0.3)
-  grads = _grads(params, 1)
-  injected = optax.inject_hyperparams(flexible_sgd)(
-      learning_rate=0.1, key=2, tiers=TIERS, strength=5.0)
-  assert set(jax.eval_shape(injected.init, params).hyperparams) >= {
-      'learning_rate', 'strength'}
-
-  # Gate alone, strength swept by editing the state (no recompilation).
-  gate = optax.inject_hyperparams(flexibility_tiers)(
-      2, tiers=TIERS, strength=5.0, refresh='step')
-  moved = jax.tree.map(lambda p: np.asarray(p) + 0.3, params)
-  traces = []
-
-  @jax.jit
-  def upd(s):
-    traces.append(1)
-    return gate.update(grads[0], s, moved)
-
-  state = jax.jit(gate.init)(params)
-  u5, _ = upd(state)
-  state.hyperparams['strength'] = np.float32(0.0)
-  u0, _ = upd(state)
-  assert len(traces) == 1
-  chex.assert_trees_all_equal(u0, grads[0])  # s = 0: alpha = 1 exactly
-  assert not np.allclose(u5['dense0']['kernel'], grads[0]['dense0']['kernel'])
-
-
-# ------------------------------------------------------------- composition
-
-
-def test_composes_with_chain_masked_and_multisteps():
-  params = _params(scale=0.3)
-  grads = _grads(params, 4)
-  tasks = [0, 0, 1, 1]
-
-  # Inside optax.masked, in a chain with a clip: only dense0's kernel is
-  # gated; everything else is exactly the SGD step.
-  only = {'dense0': {'kernel': True, 'bias': False},
-          'dense1': {'kernel': False, 'bias': False}}
-  tx = optax.chain(
-      optax.clip_by_global_norm(100.0),
-      optax.masked(flexibility_tiers(0, tiers=[(0.01, 1.0)], strength=50.0),
-                   only),
-      optax.sgd(0.1))
-  _, got_u, states = _run(tx, params, grads, tasks)
-  _, ref_u, _ = _run(optax.sgd(0.1), params, grads, tasks)
-  for step in range(4):
-    for path in (('dense0', 'bias'), ('dense1', 'kernel'), ('dense1', 'bias')):
-      np.testing.assert_array_equal(got_u[step][path[0]][path[1]],
-                                    ref_u[step][path[0]][path[1]])
-  # Stable synapses (f = 0.01) are frozen from the second task on.
-  assert np.abs(got_u[3]['dense0']['kernel']).max() < 0.1 * np.abs(
-      ref_u[3]['dense0']['kernel']).max()
-  flex = optax.tree_utils.tree_get(states[-1], 'flexibility')
-  assert len(jax.tree.leaves(flex)) == 1
-  np.testing.assert_allclose(tier_fractions(flex, [(0.01, 1.0)]), [1.0])
-
-  # Inside optax.MultiSteps (task_id is forwarded to the inner update).
-  spec = dict(key=0, tiers=[(1.0, 1.0)], strength=3.0)
-  tx = optax.MultiSteps(flexible_sgd(0.1, **spec), every_k_schedule=2)
-  got, _, states = _run(tx, params, grads, tasks)
-  ref, _, _ = _run(optax.MultiSteps(optax.sgd(0.1), every_k_schedule=2),
-                   params, grads, tasks)
-  chex.assert_trees_all_equal(got, ref)
-  assert optax.tree_utils.tree_get(states[-1], 'flexibility') is not None
-  assert int(optax.tree_utils.tree_get(states[-1], 'last_task')) == 1
+def test_flexible_sgd_takes_config_forms_of_tiers_and_distribution():
+  # A config writes tiers flat, (f1, p1, f2, p2, ...); no tiers and no
+  # distribution is the uniform distribution.
+  params = _params()
+  draw = lambda tx: tx.init(params)[0].flexibility  # the init preview
+  flat = flexible_sgd(0.1, key=4, tiers=(0.1, 0.5, 1.0, 0.5), strength=1.0)
+  pairs = flexible_sgd(0.1, key=4, tiers=TIERS_CFG, strength=1.0)
+  chex.assert_trees_all_equal(draw(flat), draw(pairs))
+  chex.assert_trees_all_equal(
+      draw(flexible_sgd(0.1, key=4, strength=1.0)),
+      draw(flexible_sgd(0.1, key=4, distribution='uniform', strength=1.0)))
+  with pytest.raises(ValueError, match='even'):
+    flexible_sgd(0.1, tiers=(0.1, 0.5, 1.0), strength=1.0)
 
 
 # ------------------------------------------- the vmap-aware conditional
@@ -444,7 +365,7 @@ def test_rule_inside_switch_with_batched_index():
 
 def test_vmapped_seeds_at_different_steps():
   params = _params()
-  tx = flexibility_tiers(0, distribution='uniform', strength=1.0)
+  tx = scale_by_flexibility(0, distribution='uniform', strength=1.0)
   keys = [jax.random.PRNGKey(i) for i in (1, 2)]
 
   @jax.jit

@@ -72,7 +72,7 @@ def test_per_step_engram_is_uncorrelated_with_the_shuffle_order():
   order'. With named streams the two are independent."""
   n = 1000
   params = {'w': jnp.zeros((n, 1))}
-  tx = mpl_jax.stochastic_engram_gate(0, p=0.5, granularity='synapse',
+  tx = mpl_jax.scale_by_engram_gate(0, p=0.5, granularity='synapse',
                                       resample='step')
   seed, task, epoch = 0, 0, 0
   state = mpl_jax.reseed(tx.init(params), keys.stream_key(seed, 'rule',

@@ -159,33 +159,7 @@ def test_adam_meta_matches_reference_over_many_steps(placement):
     np.testing.assert_allclose(p[k], ref[k], rtol=2e-5, atol=2e-6)
 
 
-def test_inject_hyperparams_vmapped_meta_sweep():
-  # (Injected == plain is a contract: tests/test_contracts.py.)
-  params = _params()
-  inj = optax.inject_hyperparams(mpl_jax.metaplastic_adam)(
-      learning_rate=0.01, meta=1.35)
-  assert 'meta' in inj.init(params).hyperparams
-
-  # Sweep meta inside one vmapped program: value i == a direct run with it.
-  metas = jnp.array([0.0, 0.7, 2.0])
-
-  def run_with(meta):
-    state = inj.init(params)
-    state.hyperparams['meta'] = meta
-    p = params
-    for i in range(10):
-      u, state = inj.update(_grads(i, p), state, p)
-      p = optax.apply_updates(p, u)
-    return p
-
-  swept = jax.jit(jax.vmap(run_with))(metas)
-  for i, m in enumerate([0.0, 0.7, 2.0]):
-    d, _ = _run(mpl_jax.metaplastic_adam(0.01, m), params, 10)
-    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), d,
-                                rtol=1e-5, atol=1e-6)
-
-
-def test_composes_in_user_pipelines():
+def test_gate_after_other_transforms_matches_numpy_reference():
   params = _params(scale=2.0)
   grads = _grads(0, params)
   gate = mpl_jax.scale_by_metaplasticity(1.35)
@@ -198,31 +172,6 @@ def test_composes_in_user_pipelines():
       out['out']['kernel'],
       np_gate(expected['out']['kernel'], params['out']['kernel'], 1.35),
       rtol=1e-5, atol=1e-7)
-  # masked: only the dense layer goes through the gate
-  mask = {'dense': {'kernel': True}, 'out': {'kernel': False},
-          'bn': {'scale': False, 'bias': False}}
-  tx = optax.masked(gate, mask)
-  out, _ = tx.update(grads, tx.init(params), params)
-  chex.assert_trees_all_equal(out['out'], grads['out'])
-  assert not np.allclose(out['dense']['kernel'], grads['dense']['kernel'])
-  # partition: metaplastic Adam for kernels, plain sgd for BN
-  labels = {'dense': {'kernel': 'meta'}, 'out': {'kernel': 'meta'},
-            'bn': {'scale': 'sgd', 'bias': 'sgd'}}
-  tx = optax.partition({'meta': mpl_jax.metaplastic_adam(0.01, 1.35),
-                        'sgd': optax.sgd(0.1)}, labels)
-  out, _ = tx.update(grads, tx.init(params), params)
-  np.testing.assert_allclose(out['bn']['bias'], -0.1 * grads['bn']['bias'],
-                             rtol=1e-6)
-  # MultiSteps: accumulate 2 micro-steps, then apply one gated step
-  tx = optax.MultiSteps(mpl_jax.metaplastic_adam(0.01, 1.35),
-                        every_k_schedule=2)
-  state = tx.init(params)
-  u1, state = tx.update(grads, state, params)
-  chex.assert_trees_all_equal(u1, jax.tree.map(jnp.zeros_like, grads))
-  u2, state = tx.update(grads, state, params)
-  single = mpl_jax.metaplastic_adam(0.01, 1.35)
-  ref, _ = single.update(grads, single.init(params), params)
-  chex.assert_trees_all_close(u2, ref, rtol=1e-6, atol=1e-8)
 
 
 def test_dtype_preserved():

@@ -13,7 +13,7 @@ from mpl_jax.models import binary
 from mpl_jax.models import quantized
 from mpl_jax.train import models as models_lib
 
-LEVELS4 = mpl_jax.uniform_levels(4)
+LEVELS4 = mpl_jax.rules.multilevel.uniform_levels(4)
 
 
 def _x(n=16, d=12, seed=0):

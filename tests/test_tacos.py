@@ -11,7 +11,6 @@ import pytest
 
 from mpl_jax.rules import tacos as tacos_lib
 from mpl_jax.train import optimizers
-from _transform_checks import assert_steps_compile_once
 
 SWITCHES = ('metaplasticity', 'consolidation', 'heterosynaptic',
             'neuromodulation')
@@ -92,7 +91,7 @@ def _run(tx, params, proposals, errors):
   return history, state
 
 
-_INJECTED = optax.inject_hyperparams(tacos_lib.tacos,
+_INJECTED = optax.inject_hyperparams(tacos_lib.scale_by_tacos,
                                      static_args='meta_form')
 
 
@@ -145,7 +144,7 @@ def test_matches_numpy_reference_for_every_switch_combination():
 def test_all_switches_off_is_sgd_bit_for_bit():
   params = _params()
   proposals = _proposals(params, 5)
-  off = tacos_lib.tacos(0.05, **dict.fromkeys(SWITCHES, 0.0), **HP)
+  off = tacos_lib.scale_by_tacos(0.05, **dict.fromkeys(SWITCHES, 0.0), **HP)
   sgd = optax.sgd(0.05)
   p1, p2 = params, params
   s1, s2 = off.init(params), sgd.init(params)
@@ -167,7 +166,7 @@ def test_each_switch_off_removes_exactly_its_term(off):
   proposals = _proposals(params, 5)
   errors = [0.4, 0.6, 0.1, 0.8, 0.5]
   on = {k: 1.0 for k in SWITCHES}
-  tx = tacos_lib.tacos(0.05, **{**on, off: 0.0}, **HP)
+  tx = tacos_lib.scale_by_tacos(0.05, **{**on, off: 0.0}, **HP)
   got, state = _run(tx, params, proposals, errors)
   want, _, _ = np_tacos(params, proposals, errors, 0.05,
                         {**on, off: 0})
@@ -183,7 +182,7 @@ def test_each_switch_off_removes_exactly_its_term(off):
 def test_neuromodulation_gain_scales_the_step():
   params = _params()
   d = _proposals(params, 1)[0]
-  only = tacos_lib.tacos(0.1, metaplasticity=0.0, consolidation=0.0,
+  only = tacos_lib.scale_by_tacos(0.1, metaplasticity=0.0, consolidation=0.0,
                          heterosynaptic=0.0, neuromodulation=1.0,
                          neuromod_gain=2.0)
   state = only.init(params)
@@ -195,7 +194,7 @@ def test_neuromodulation_gain_scales_the_step():
   with pytest.raises(ValueError, match='error_rate'):
     only.update(d, state, params)
   # Without neuromodulation (a static 0) the error signal is optional.
-  no_nm = tacos_lib.tacos(0.1, neuromodulation=0)
+  no_nm = tacos_lib.scale_by_tacos(0.1, neuromodulation=0)
   no_nm.update(d, no_nm.init(params), params)
 
 
@@ -205,11 +204,11 @@ def test_metaplastic_forms_and_heterosynaptic_target():
   np.testing.assert_allclose(
       tacos_lib.metaplastic_gain(jnp.array(2.0), 'inverse'), 1 / 3.0)
   with pytest.raises(ValueError, match='meta_form'):
-    tacos_lib.tacos(meta_form='square')
+    tacos_lib.scale_by_tacos(meta_form='square')
   # A neuron with one updated synapse: the others decay toward w_c (= the
   # initial weights); another neuron without update is untouched.
   w = {'k': jnp.array([[1.0, 2.0], [3.0, 4.0]])}
-  tx = tacos_lib.tacos(1.0, metaplasticity=0.0, consolidation=0.0,
+  tx = tacos_lib.scale_by_tacos(1.0, metaplasticity=0.0, consolidation=0.0,
                        heterosynaptic=1.0, neuromodulation=0.0,
                        hetero_rate=0.5)
   state = tx.init(w)
@@ -219,16 +218,9 @@ def test_metaplastic_forms_and_heterosynaptic_target():
   np.testing.assert_allclose(u['k'], [[-1.0, 0.0], [-0.5, 0.0]])
 
 
-def test_missing_params_raise_the_optax_message():
-  params = _params()
-  tx = tacos_lib.tacos(0.1)
-  with pytest.raises(ValueError, match='requires the current value'):
-    tx.update(params, tx.init(params), error_rate=0.5)
-
-
 def test_state_has_fixed_size_whatever_the_number_of_tasks():
   params = _params()
-  tx = tacos_lib.tacos(0.05, **HP)
+  tx = tacos_lib.scale_by_tacos(0.05, **HP)
   state0 = tx.init(params)
   sizes = lambda s: sum(int(np.size(x)) for x in jax.tree.leaves(s))
   kernels = sum(int(np.size(p)) for p in jax.tree.leaves(params)
@@ -245,71 +237,6 @@ def test_state_has_fixed_size_whatever_the_number_of_tasks():
   assert sizes(state) == sizes(state0)
 
 
-def test_task_id_is_ignored():
-  params = _params()
-  proposals = _proposals(params, 4)
-  tx = tacos_lib.tacos(0.05, **HP)
-  s1 = s2 = tx.init(params)
-  for t, d in enumerate(proposals):
-    u1, s1 = tx.update(d, s1, params, error_rate=0.5, task_id=t)
-    u2, s2 = tx.update(d, s2, params, error_rate=0.5, task_id=0)
-    chex.assert_trees_all_equal(u1, u2)
-
-
-def test_compiles_once_and_keeps_state_shapes():
-  params = _params()
-  tx = tacos_lib.tacos(0.05, neuromodulation=0, **HP)
-  assert_steps_compile_once(tx, params, _proposals(params, 4),
-                            [jnp.int32(t) for t in range(4)])
-
-
-def test_vmap_over_runs_equals_single_runs():
-  """Runs (different params and switch values) batched == one by one."""
-  tx = optax.inject_hyperparams(tacos_lib.tacos, static_args='meta_form')(
-      0.05, **{k: 1.0 for k in SWITCHES}, **HP)
-  params = [_params(s) for s in range(3)]
-  proposals = _proposals(params[0], 4)
-  meta_values = jnp.array([0.0, 1.0, 1.0])
-  cons_values = jnp.array([1.0, 0.0, 1.0])
-
-  def run(p, meta, cons):
-    state = tx.init(p)
-    hp = dict(state.hyperparams, metaplasticity=meta, consolidation=cons)
-    state = state._replace(hyperparams=hp)
-    for d in proposals:
-      u, state = tx.update(d, state, p, error_rate=0.4)
-      p = optax.apply_updates(p, u)
-    return p
-
-  stacked = jax.tree.map(lambda *a: jnp.stack(a), *params)
-  batched = jax.jit(jax.vmap(run))(stacked, meta_values, cons_values)
-  for i in range(3):
-    single = run(params[i], meta_values[i], cons_values[i])
-    want, _, _ = np_tacos(params[i], proposals, [0.4] * 4, 0.05,
-                          dict(metaplasticity=int(meta_values[i]),
-                               consolidation=int(cons_values[i]),
-                               heterosynaptic=1, neuromodulation=1))
-    for k in single:
-      np.testing.assert_allclose(batched[k][i], single[k], rtol=1e-6,
-                                 atol=1e-7)
-      np.testing.assert_allclose(single[k], want[-1][k], rtol=1e-5,
-                                 atol=1e-6)
-
-
-def test_inject_hyperparams_gives_the_same_updates():
-  params = _params()
-  proposals = _proposals(params, 3)
-  plain = tacos_lib.tacos(0.05, **HP)
-  injected = optax.inject_hyperparams(tacos_lib.tacos,
-                                      static_args='meta_form')(0.05, **HP)
-  s1, s2 = plain.init(params), injected.init(params)
-  for d in proposals:
-    u1, s1 = plain.update(d, s1, params, error_rate=0.3)
-    u2, s2 = injected.update(d, s2, params, error_rate=0.3)
-    for k in params:
-      np.testing.assert_allclose(u1[k], u2[k], rtol=1e-6, atol=1e-7)
-
-
 def test_registry_packs_the_switches_in_one_number():
   params = _params()
   proposals = _proposals(params, 3)
@@ -317,13 +244,14 @@ def test_registry_packs_the_switches_in_one_number():
     bits = {k: float((code >> i) & 1) for i, k in enumerate(SWITCHES)}
     packed = optimizers.build_optimizer(
         dict(name='tacos', learning_rate=0.05, mechanisms=float(code), **HP))
-    named = tacos_lib.tacos(0.05, **bits, **HP)
+    named = tacos_lib.scale_by_tacos(0.05, **bits, **HP)
     s1, s2 = packed.init(params), named.init(params)
     for d in proposals:
       u1, s1 = packed.update(d, s1, params, error_rate=0.3)
       u2, s2 = named.update(d, s2, params, error_rate=0.3)
       chex.assert_trees_all_equal(u1, u2)
   # One sweep over the packed value (the ablation in one program).
+  assert optimizers.OPTIMIZERS['tacos'] is tacos_lib.tacos
   tx = optimizers.build_optimizer(
       dict(name='tacos', learning_rate=0.05, mechanisms=15.0, **HP),
       inject=('mechanisms',))
@@ -334,7 +262,7 @@ def test_registry_packs_the_switches_in_one_number():
 def test_registry_defaults_are_the_transform_defaults():
   import inspect  # pylint: disable=g-import-not-at-top
   registry = inspect.signature(optimizers.OPTIMIZERS['tacos']).parameters
-  transform = inspect.signature(tacos_lib.tacos).parameters
+  transform = inspect.signature(tacos_lib.scale_by_tacos).parameters
   for name, p in transform.items():
     if name in registry:
       assert registry[name].default == p.default, name

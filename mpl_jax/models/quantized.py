@@ -49,7 +49,7 @@ class QuantizedDense(nnx.Module):
     in_features: input width.
     out_features: output width.
     levels: sorted quantization levels (static), e.g.
-      ``mpl_jax.uniform_levels(4)``.
+      ``mpl_jax.rules.multilevel.uniform_levels(4)``.
     init_scale: hidden weights start ``U(-init_scale, init_scale)``.
     noise_std: standard deviation of the device read noise added to the
       quantized weight when ``rng`` is given (0: none).

@@ -21,6 +21,7 @@ Conventions every rule in :mod:`mpl_jax.rules` follows:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
 
 import jax
@@ -38,6 +39,61 @@ MaskOrFn = Optional[Union[PyTree, Callable[[PyTree], PyTree]]]
 NO_PARAMS_MSG = (
     'You are using a transformation that requires the current value of '
     'parameters, but you are not passing `params` when calling `update`.')
+
+
+def check_meta(meta: Any, params: Optional[PyTree] = None) -> None:
+  """Validates a metaplastic strength ``meta`` where it is concrete.
+
+  Without ``params`` (at construction): a Python number must be ``>= 0`` (a
+  traced, injected value is not checked). With ``params`` (in ``init``): a
+  per-leaf ``meta`` (a pytree or a callable) must match the tree.
+
+  Raises:
+    ValueError: for a negative number or a tree that does not match.
+  """
+  if params is None:
+    if isinstance(meta, (int, float)) and not meta >= 0:
+      raise ValueError(f'meta must be >= 0, got {meta}.')
+  elif not isinstance(meta, (int, float, jax.Array)):
+    broadcast_hparam(meta, params, name='meta')
+
+
+def deprecated_aliases(module_name: str, aliases: dict[str, str],
+                       namespace: dict[str, Any]) -> Callable[[str], Any]:
+  """A module ``__getattr__`` serving old names for one release.
+
+  ``aliases`` maps an old name to the new name in ``namespace`` (the
+  module's ``globals()``; a dotted new name is a full path, a key of
+  ``namespace`` too); looking an old name up warns with a
+  ``DeprecationWarning`` and returns the new object itself.
+  """
+
+  def module_getattr(name: str) -> Any:
+    if name in aliases:
+      new = aliases[name]
+      new = new if '.' in new else f'{module_name}.{new}'
+      warnings.warn(
+          f'{module_name}.{name} is deprecated and will be removed in the next '
+          f'release; use {new} (docs/MIGRATION.md).',
+          DeprecationWarning, stacklevel=2)
+      return namespace[aliases[name]]
+    raise AttributeError(f'module {module_name!r} has no attribute {name!r}')
+
+  return module_getattr
+
+
+def static_count(value: Any, name: str, minimum: int) -> int:
+  """``value`` as a Python int >= ``minimum`` (it sets the state's size)."""
+  try:
+    ok = int(value) == value and value >= minimum
+  except jax.errors.ConcretizationTypeError as e:
+    raise ValueError(
+        f'`{name}` sets the size of the state and must be a Python int; with '
+        f'optax.inject_hyperparams pass static_args=({name!r},).') from e
+  if not ok:
+    raise ValueError(f'{name} must be an integer >= {minimum}, got '
+                     f'{value!r}.')
+  return int(value)
 
 
 def default_kernel_mask(params: PyTree) -> PyTree:
@@ -169,6 +225,15 @@ def reseed(opt_state: PyTree, key: Any) -> PyTree:
     return node
 
   return visit(opt_state)
+
+
+def unzip_leaves(tree: PyTree, like: PyTree, num: int) -> tuple[PyTree, ...]:
+  """Splits the output of a ``jax.tree.map`` whose function returns ``num``
+  values per leaf into ``num`` trees with the structure of ``like``."""
+  treedef = jax.tree.structure(like)
+  flat = treedef.flatten_up_to(tree)
+  return tuple(treedef.unflatten([out[i] for out in flat])
+               for i in range(num))
 
 
 class TaskBoundary(NamedTuple):

@@ -5,6 +5,8 @@
   ``importance/2 * sum F (theta - theta*)^2`` to the incoming gradient.
 * :func:`add_synaptic_intelligence` -- Synaptic Intelligence: adds the
   gradient of ``c * sum Omega (theta - theta*)^2``.
+* :func:`ewc_sgd`, :func:`si_sgd` -- each penalty followed by plain SGD, the
+  full optimizers of the configs (``'ewc_sgd'``, ``'si_sgd'``).
 
 The two penalties go *first* in a chain, where ``updates`` are still the
 plain loss gradients, e.g. ``optax.chain(add_ewc_penalty(2.0, decay=0.2),
@@ -333,3 +335,58 @@ def add_synaptic_intelligence(
         prev_grad=_with_dtype_of(out, state.prev_grad))
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def ewc_sgd(learning_rate: optax.ScalarOrSchedule, *, importance: Any,
+            decay: Any = 1.0, mode: str = 'online'
+            ) -> optax.GradientTransformationExtraArgs:
+  """EWC: the penalty gradient added to the loss gradient, then SGD.
+
+  ``optax.chain(add_ewc_penalty(importance, decay=decay, mode=mode),
+  optax.sgd(learning_rate))``.
+
+  Args:
+    learning_rate: SGD's learning rate (a scalar or a schedule).
+    importance: see :func:`add_ewc_penalty`.
+    decay: see :func:`add_ewc_penalty`.
+    mode: see :func:`add_ewc_penalty`.
+
+  Returns:
+    A :class:`optax.GradientTransformationExtraArgs`; needs ``params`` and,
+    with ``mode='online'``, ``task_id``.
+
+  References:
+    Kirkpatrick et al., "Overcoming catastrophic forgetting in neural
+    networks", PNAS 114(13), 2017. https://arxiv.org/abs/1612.00796
+  """
+  return optax.chain(add_ewc_penalty(importance, decay=decay, mode=mode),
+                     optax.sgd(learning_rate))
+
+
+def si_sgd(learning_rate: optax.ScalarOrSchedule, *, c: Any, xi: Any = 0.1,
+           damping: Optional[Any] = None, nonnegative: bool = False
+           ) -> optax.GradientTransformationExtraArgs:
+  """Synaptic Intelligence: the penalty gradient, then SGD.
+
+  ``optax.chain(add_synaptic_intelligence(c, xi=xi, damping=damping,
+  nonnegative=nonnegative), optax.sgd(learning_rate))``.
+
+  Args:
+    learning_rate: SGD's learning rate (a scalar or a schedule).
+    c: see :func:`add_synaptic_intelligence`.
+    xi: see :func:`add_synaptic_intelligence`.
+    damping: see :func:`add_synaptic_intelligence`.
+    nonnegative: see :func:`add_synaptic_intelligence`.
+
+  Returns:
+    A :class:`optax.GradientTransformationExtraArgs`; needs ``params`` and
+    ``task_id``.
+
+  References:
+    Zenke, Poole, Ganguli, "Continual learning through synaptic
+    intelligence", ICML 2017. https://arxiv.org/abs/1703.04987
+  """
+  return optax.chain(
+      add_synaptic_intelligence(c, xi=xi, damping=damping,
+                                nonnegative=nonnegative),
+      optax.sgd(learning_rate))

@@ -8,26 +8,20 @@ chain, and the last beaker leaks to zero. A change of the weight is thus
 transferred to ever slower variables and decays roughly as a power law
 instead of exponentially.
 
-Two implementations from public code are provided, as optax transforms that
-chain after any optimizer:
-
-* :func:`scale_by_benna_fusi` (aliases :func:`benna_fusi_sgd`,
-  :func:`benna_fusi_adam`): the complex-synapse optimizers of van de Ven's
-  ``complex-synapses`` code (geometric capacities and couplings between the
-  shortest timescale ``alpha`` and the longest ``beta``; the coupling scaled
-  by the learning rate);
-* :func:`scale_by_beaker_metaplasticity` (alias
-  :func:`beaker_metaplastic_adam`): the beaker optimizer ``Adam_bk`` of
-  Laborieux's metaplastic-BNN code (fixed tube ratios and beaker areas, a
-  feedback toward the last beaker and the metaplastic gate on that beaker's
-  inflow).
+:func:`scale_by_benna_fusi` (full optimizers :func:`benna_fusi_sgd`,
+:func:`benna_fusi_adam`) implements the complex-synapse optimizers of van de
+Ven's ``complex-synapses`` code (geometric capacities and couplings between
+the shortest timescale ``alpha`` and the longest ``beta``; the coupling
+scaled by the learning rate), as an optax transform that chains after any
+optimizer. Laborieux's beaker optimizer ``Adam_bk`` lives in
+:mod:`mpl_jax.rules.beakers`.
 
 No Flax import.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,31 +31,10 @@ from mpl_jax.rules import _common
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
-
-# optax's message for a transform called without ``params`` (not exported by
-# optax's public API, so restated here).
-NO_PARAMS_MSG = (
-    'You are using a transformation that requires the current value of '
-    'parameters, but you are not passing `params` when calling `update`.')
 
 INITS = ('same', 'zero')
 TIME_UNITS = ('lr', 'step')
 ORDERS = ('gauss_seidel', 'jacobi')
-
-
-def _static_count(value: Any, name: str, minimum: int) -> int:
-  """``value`` as a Python int >= ``minimum`` (it sets the state's size)."""
-  try:
-    ok = int(value) == value and value >= minimum
-  except jax.errors.ConcretizationTypeError as e:
-    raise ValueError(
-        f'`{name}` sets the size of the state and must be a Python int; with '
-        f'optax.inject_hyperparams pass static_args=({name!r},).') from e
-  if not ok:
-    raise ValueError(f'{name} must be an integer >= {minimum}, got '
-                     f'{value!r}.')
-  return int(value)
 
 
 def _all_leaves(params: PyTree) -> PyTree:
@@ -91,7 +64,7 @@ def benna_fusi_constants(beakers: int, alpha: Any, beta: Any
   return caps, couplings
 
 
-class BennaFusiState(NamedTuple):
+class ScaleByBennaFusiState(NamedTuple):
   """State of :func:`scale_by_benna_fusi`.
 
   Attributes:
@@ -109,7 +82,7 @@ def scale_by_benna_fusi(
     beakers: int = 6,
     alpha: Any = 1.0,
     beta: Any = 1024.0,
-    learning_rate: ScalarOrSchedule = 1.0,
+    learning_rate: optax.ScalarOrSchedule = 1.0,
     init: str = 'same',
     time_unit: str = 'lr',
     order: str = 'gauss_seidel',
@@ -181,8 +154,8 @@ def scale_by_benna_fusi(
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs` with state
-    :class:`BennaFusiState`; needs ``params`` in ``update``. Extra keyword
-    arguments are accepted and ignored.
+    :class:`ScaleByBennaFusiState`; needs ``params`` in ``update``. Extra
+    keyword arguments are accepted and ignored.
 
   Example:
     >>> import optax, mpl_jax
@@ -202,7 +175,7 @@ def scale_by_benna_fusi(
     Kaplanis, Shanahan, Clopath, "Continual reinforcement learning with
     complex synapses", ICML 2018. https://arxiv.org/abs/1802.07239
   """
-  beakers = _static_count(beakers, 'beakers', 0)
+  beakers = _common.static_count(beakers, 'beakers', 0)
   if init not in INITS:
     raise ValueError(f'init must be one of {INITS}, got {init!r}.')
   if time_unit not in TIME_UNITS:
@@ -221,12 +194,12 @@ def scale_by_benna_fusi(
         jax.tree.map(lambda p, s: make(p) if s else optax.MaskedNode(),
                      params, selected)
         for _ in range(max(beakers - 1, 0)))
-    return BennaFusiState(count=jnp.zeros([], jnp.int32), beakers=chain)
+    return ScaleByBennaFusiState(count=jnp.zeros([], jnp.int32), beakers=chain)
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError(NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     count = optax.safe_increment(state.count)
     if beakers == 0:
       return updates, state._replace(count=count)
@@ -238,44 +211,38 @@ def scale_by_benna_fusi(
     else:
       scale = coupling * learning_rate
     caps, couplings = benna_fusi_constants(beakers, alpha, beta)
-    treedef = jax.tree.structure(params)
-    flat_u = treedef.flatten_up_to(updates)
-    flat_w = treedef.flatten_up_to(params)
-    flat_sel = treedef.flatten_up_to(selected)
-    flat_b = [treedef.flatten_up_to(b) for b in state.beakers]
 
-    out_u, out_b = [], [[] for _ in state.beakers]
-    for i, (u, w, sel) in enumerate(zip(flat_u, flat_w, flat_sel)):
+    def chain_leaf(w, u, sel, *chain):           # chain: u_2 .. u_n (old)
       if not sel or u is None:
-        out_u.append(u)
-        for k in range(beakers - 1):
-          out_b[k].append(flat_b[k][i])
-        continue
+        return (u,) + chain
       dtype = u.dtype
       c = jnp.asarray(scale, dtype)
-      chain = [b[i] for b in flat_b]            # u_2 .. u_n (old)
       u2 = chain[0] if chain else jnp.zeros_like(w)
       g = [jnp.asarray(x, dtype) for x in couplings]
       cap = [jnp.asarray(x, dtype) for x in caps]
       delta = u + c * g[0] * (u2 - w)
-      out_u.append(delta.astype(dtype))
+      out = [delta.astype(dtype)]
       prev = w + delta if order == 'gauss_seidel' else w
       for k in range(1, beakers):               # beaker k+1 (0-based k)
         uk = chain[k - 1]
         nxt = chain[k] if k < beakers - 1 else jnp.zeros_like(uk)
         flow = g[k - 1] * (prev - uk) + g[k] * (nxt - uk)
         new = uk + (c / cap[k]) * flow
-        out_b[k - 1].append(new.astype(uk.dtype))
+        out.append(new.astype(uk.dtype))
         prev = new if order == 'gauss_seidel' else uk
-    new_chain = tuple(treedef.unflatten(b) for b in out_b)
-    return (treedef.unflatten(out_u),
-            BennaFusiState(count=count, beakers=new_chain))
+      return tuple(out)
+
+    new_updates, *new_chain = _common.unzip_leaves(
+        jax.tree.map(chain_leaf, params, updates, selected, *state.beakers),
+        params, beakers)
+    return new_updates, ScaleByBennaFusiState(count=count,
+                                              beakers=tuple(new_chain))
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
 def benna_fusi_sgd(
-    learning_rate: ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule,
     *,
     beakers: int = 6,
     alpha: Any = 1.0,
@@ -320,7 +287,7 @@ def benna_fusi_sgd(
 
 
 def benna_fusi_adam(
-    learning_rate: ScalarOrSchedule = 1e-3,
+    learning_rate: optax.ScalarOrSchedule = 1e-3,
     *,
     b1: float = 0.9,
     b2: float = 0.999,
@@ -388,215 +355,21 @@ def benna_fusi_adam(
                           coupling=coupling))
 
 
-class BeakerMetaplasticityState(NamedTuple):
-  """State of :func:`scale_by_beaker_metaplasticity`.
-
-  Attributes:
-    beakers: ``beakers - 1`` pytrees like params, the beakers ``b_1 ..
-      b_{n-1}`` (``optax.MaskedNode`` on leaves that are not selected). The
-      weight is ``b_0``; the leak ``b_n = 0`` is not stored.
-  """
-  beakers: tuple[PyTree, ...]
-
-
-def scale_by_beaker_metaplasticity(
-    meta: Any = 0.0,
-    *,
-    beakers: int = 4,
-    ratios: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5),
-    areas: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
-    feedback: Any = 5e-3,
-    mask: _common.MaskOrFn = None,
-) -> optax.GradientTransformationExtraArgs:
-  r"""The beakers of Laborieux's ``Adam_bk``, after any optimizer step.
-
-  The weight is beaker :math:`b_0`, the hidden beakers :math:`b_1..b_{n-1}`
-  start at the weight, :math:`b_n \equiv 0` is a leak; :math:`r_k` is the
-  tube between :math:`b_k` and :math:`b_{k+1}`, :math:`A_k` the area of
-  :math:`b_k`. With ``delta`` the incoming step, in this order:
-
-  .. math::
-
-    w_1 &= w + \delta, \qquad
-    w_2 = w_1 + \frac{r_0}{A_0}(b_1 - w_1), \\
-    w_3 &= w_2 + \phi\,(b_{n-1} - w_2)\,
-        [(b_{n-1} - w_2)\,\mathrm{sign}(b_{n-1}) > 0], \\
-    b_k &\leftarrow b_k + \frac{r_{k-1}}{A_k} M_k (b_{k-1} - b_k)
-        + \frac{r_k}{A_k}(b_{k+1} - b_k), \quad k = 1..n-1,
-
-  where the beaker updates read the old beakers and the new weight
-  :math:`b_0 = w_3` (Jacobi), the feedback :math:`\phi` pulls the weight
-  toward the last beaker only when that beaker lies further out, and
-  :math:`M_k = 1` except for the last beaker, whose inflow is gated
-  metaplastically: :math:`M_{n-1} = 1 - \tanh^2(m\, b_{n-1})` when
-  :math:`(b_{n-2} - b_{n-1})\, b_{n-1} < 0` (the inflow pushes it toward
-  zero). The couplings are not scaled by the learning rate (timescales in
-  steps). The emitted update is :math:`w_3 - w`.
-
-  One difference from the reference, on purpose: there, at the very first
-  step only, the chain reads the weight from before the Adam step (a copy
-  made at initialisation; afterwards the stored weight aliases the live
-  parameter). Here every step reads the updated weight.
-
-  Memory: ``beakers - 1`` copies of every selected parameter. Cost: the
-  Jacobi update makes XLA copy the levels each step (see
-  :func:`scale_by_benna_fusi`); ``beaker_metaplastic_adam`` with 4 beakers
-  measured 4.1x Adam per step on CPU.
-
-  Args:
-    meta: the metaplastic strength on the last beaker's inflow (scalar,
-      injectable, or per-leaf pytree / callable).
-    beakers: ``n >= 1``, counting the weight (reference default 4).
-    ratios: ``n`` tube ratios ``r_0 .. r_{n-1}`` (static numbers).
-    areas: ``n`` beaker areas ``A_0 .. A_{n-1}`` (static numbers).
-    feedback: the feedback coefficient :math:`\phi` (injectable).
-    mask: which leaves get beakers. Default: ``ndim > 1`` (weight matrices,
-      as the reference; biases and BatchNorm pass through).
-
-  Returns:
-    A :class:`optax.GradientTransformationExtraArgs` with state
-    :class:`BeakerMetaplasticityState`; needs ``params``.
-
-  References:
-    Laborieux, ``SynapticMetaplasticityBNN``, ``models_utils.py``, class
-    ``Adam_bk`` (2020).
-    https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN
-  """
-  beakers = _static_count(beakers, 'beakers', 1)
-  ratios, areas = tuple(ratios), tuple(areas)
-  if len(ratios) != beakers or len(areas) != beakers:
-    raise ValueError(
-        f'ratios and areas need one value per beaker ({beakers}); got '
-        f'{len(ratios)} ratios and {len(areas)} areas.')
-  n = beakers
-
-  def init_fn(params):
-    selected = _common.resolve_mask(mask, params)
-    if not isinstance(meta, (int, float, jax.Array)):
-      _common.broadcast_hparam(meta, params, name='meta')
-    chain = tuple(
-        jax.tree.map(lambda p, s: jnp.array(p) if s else optax.MaskedNode(),
-                     params, selected)
-        for _ in range(n - 1))
-    return BeakerMetaplasticityState(beakers=chain)
-
-  def update_fn(updates, state, params=None, **extra_args):
-    del extra_args
-    if params is None:
-      raise ValueError(NO_PARAMS_MSG)
-    selected = _common.resolve_mask(mask, params)
-    metas = _common.broadcast_hparam(meta, params, name='meta')
-    treedef = jax.tree.structure(params)
-    flat_u = treedef.flatten_up_to(updates)
-    flat_w = treedef.flatten_up_to(params)
-    flat_sel = treedef.flatten_up_to(selected)
-    flat_m = treedef.flatten_up_to(metas)
-    flat_b = [treedef.flatten_up_to(b) for b in state.beakers]
-
-    out_u, out_b = [], [[] for _ in state.beakers]
-    for i, (u, w, sel, m) in enumerate(zip(flat_u, flat_w, flat_sel, flat_m)):
-      if not sel or u is None:
-        out_u.append(u)
-        for k in range(n - 1):
-          out_b[k].append(flat_b[k][i])
-        continue
-      chain = [w] + [b[i] for b in flat_b]      # b_0 (old w) .. b_{n-1}
-      w1 = w + u
-      b1 = chain[1] if n > 1 else jnp.zeros_like(w)
-      w2 = w1 + (ratios[0] / areas[0]) * (b1 - w1)
-      if n > 1:
-        last = chain[-1]
-        d = last - w2
-        w3 = w2 + jnp.where(d * jnp.sign(last) > 0, feedback * d, 0.0)
-      else:
-        w3 = w2
-      delta = (w3 - w).astype(u.dtype)
-      out_u.append(delta)
-      chain[0] = w + delta                      # the new weight, as applied
-      for k in range(1, n):
-        bk, below = chain[k], chain[k - 1]
-        above = chain[k + 1] if k + 1 < n else jnp.zeros_like(bk)
-        inflow = (ratios[k - 1] / areas[k]) * (below - bk)
-        if k == n - 1:
-          gate = metaplasticity.metaplastic_factor(m, bk).astype(bk.dtype)
-          inflow = jnp.where((below - bk) * bk < 0, inflow * gate, inflow)
-        new = bk + inflow + (ratios[k] / areas[k]) * (above - bk)
-        out_b[k - 1].append(new.astype(bk.dtype))
-    new_chain = tuple(treedef.unflatten(b) for b in out_b)
-    return (treedef.unflatten(out_u),
-            BeakerMetaplasticityState(beakers=new_chain))
-
-  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def beaker_metaplastic_adam(
-    learning_rate: ScalarOrSchedule = 5e-3,
-    meta: Any = 0.0,
-    *,
-    beakers: int = 4,
-    ratios: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5),
-    areas: Sequence[float] = (1.0, 2.0, 4.0, 8.0),
-    feedback: Any = 5e-3,
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-8,
-    weight_decay: float = 0.0,
-    mask: _common.MaskOrFn = None,
-    eps_placement: str = 'optax',
-) -> optax.GradientTransformationExtraArgs:
-  r"""Laborieux's beaker optimizer ``Adam_bk`` for binarized networks.
-
-  Equivalent to::
-
-    optax.chain(
-        optax.add_decayed_weights(weight_decay),   # coupled L2, every leaf
-        optax.scale_by_adam(b1, b2, eps),          # or PyTorch's placement
-        optax.scale_by_learning_rate(learning_rate),
-        scale_by_beaker_metaplasticity(meta, beakers=..., ratios=...,
-                                       areas=..., feedback=..., mask=mask),
-    )
-
-  Weight matrices (``ndim > 1``) get the beakers; biases and BatchNorm get
-  plain Adam, as the reference. There is no metaplastic gate on the weight
-  itself: ``meta`` gates the inflow of the deepest beaker. Defaults are the
-  reference's command-line defaults (4 beakers, ratios ``1e-2..1e-5``, areas
-  ``1, 2, 4, 8``, feedback ``5e-3``, lr ``5e-3``; its ``meta`` is given per
-  layer, default 0).
-
-  Args:
-    learning_rate: a scalar or a schedule.
-    meta: gate strength on the last beaker's inflow.
-    beakers: number of beakers ``n`` counting the weight.
-    ratios: ``n`` tube ratios.
-    areas: ``n`` beaker areas.
-    feedback: pull of the weight toward the last beaker.
-    b1: Adam's first-moment decay.
-    b2: Adam's second-moment decay.
-    eps: Adam's epsilon.
-    weight_decay: coupled L2 coefficient.
-    mask: which leaves get beakers (default ``ndim > 1``).
-    eps_placement: ``'optax'`` (default, as :func:`mpl_jax.metaplastic_adam`,
-      so the two differ only by the beakers) or ``'pytorch'`` (the
-      reference's Adam).
-
-  Returns:
-    A :class:`optax.GradientTransformationExtraArgs`.
-
-  References:
-    Laborieux, ``SynapticMetaplasticityBNN``, ``Adam_bk`` (2020).
-    https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN
-  """
-  if eps_placement == 'optax':
-    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
-  elif eps_placement == 'pytorch':
-    adam = metaplasticity.scale_by_adam_pytorch(b1=b1, b2=b2, eps=eps)
-  else:
-    raise ValueError(
-        f"eps_placement must be 'optax' or 'pytorch', got {eps_placement!r}.")
-  return optax.chain(
-      optax.add_decayed_weights(weight_decay),
-      adam,
-      optax.scale_by_learning_rate(learning_rate),
-      scale_by_beaker_metaplasticity(meta, beakers=beakers, ratios=ratios,
-                                     areas=areas, feedback=feedback,
-                                     mask=mask))
+def __getattr__(name: str) -> Any:
+  """Old names, kept one release (they warn): see docs/MIGRATION.md."""
+  # The beaker optimizer moved to mpl_jax.rules.beakers; imported lazily so
+  # that neither module imports the other at import time.
+  from mpl_jax.rules import beakers  # pylint: disable=g-import-not-at-top
+  namespace = {'ScaleByBennaFusiState': ScaleByBennaFusiState,
+               **{f'{beakers.__name__}.{n}': getattr(beakers, n) for n in (
+                   'scale_by_beaker_metaplasticity', 'beaker_metaplastic_adam',
+                   'ScaleByBeakerMetaplasticityState')}}
+  return _common.deprecated_aliases(__name__, {
+      'BennaFusiState': 'ScaleByBennaFusiState',
+      'scale_by_beaker_metaplasticity':
+          'mpl_jax.rules.beakers.scale_by_beaker_metaplasticity',
+      'beaker_metaplastic_adam':
+          'mpl_jax.rules.beakers.beaker_metaplastic_adam',
+      'BeakerMetaplasticityState':
+          'mpl_jax.rules.beakers.ScaleByBeakerMetaplasticityState',
+  }, namespace)(name)

@@ -3,7 +3,8 @@
 :func:`scale_by_bgd` updates every ``{'mu', 'sigma'}`` node of the parameters
 (the Bayesian parameters of :mod:`mpl_jax.models.bayesian`, recognised as in
 :mod:`mpl_jax.rules.mesu`) with Zeno et al.'s closed-form online variational
-step; :func:`bgd_updates` is that step for one Gaussian tensor.
+step; :func:`bgd_updates` is that step for one Gaussian tensor and
+:func:`bgd` the full optimizer (the config name ``'bgd'``).
 
 This module has no Flax import and knows nothing of models or trainers.
 """
@@ -129,3 +130,27 @@ def scale_by_bgd(
     return mesu_lib.map_gaussian(rule, updates, params), state
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def bgd(*, eta: Any = 1.0, clamp_grad: Optional[Any] = None
+        ) -> optax.GradientTransformationExtraArgs:
+  r"""Bayesian Gradient Descent, the full optimizer (``config 'bgd'``).
+
+  :func:`scale_by_bgd` with its default sigma bounds: the step is the
+  closed-form update itself (no learning rate; ``eta`` plays its part).
+
+  Args:
+    eta: the step size on the means (see :func:`scale_by_bgd`).
+    clamp_grad: optional bound on the sampled gradients (see
+      :func:`scale_by_bgd`).
+
+  Returns:
+    A :class:`optax.GradientTransformationExtraArgs` over ``{'mu', 'sigma'}``
+    nodes (other leaves pass through unchanged); needs ``params``.
+
+  References:
+    Zeno, Golan, Hoffer, Soudry, "Task Agnostic Continual Learning Using
+    Online Variational Bayes", arXiv:1803.10123 (2018).
+    https://arxiv.org/abs/1803.10123
+  """
+  return scale_by_bgd(eta=eta, clamp_grad=clamp_grad)

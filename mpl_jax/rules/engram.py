@@ -13,7 +13,7 @@ This module has no Flax import and knows nothing of models or trainers.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,6 @@ from mpl_jax.random import counter_bernoulli
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 _GRANULARITIES = ('synapse', 'unit')
 _RESAMPLES = ('step', 'task')
@@ -32,8 +31,8 @@ _SAMPLERS = {'threefry': jax.random.bernoulli,
              'counter': counter_bernoulli}
 
 
-class EngramGateState(NamedTuple):
-  """State of :func:`stochastic_engram_gate`.
+class ScaleByEngramGateState(NamedTuple):
+  """State of :func:`scale_by_engram_gate`.
 
   Attributes:
     count: number of ``update`` calls so far (int32); the first update always
@@ -61,7 +60,7 @@ def _engram_shape(shape, granularity):
   return (1,) * (len(shape) - 1) + (shape[-1],)
 
 
-def stochastic_engram_gate(
+def scale_by_engram_gate(
     key: Any,
     *,
     p: Any,
@@ -128,9 +127,9 @@ def stochastic_engram_gate(
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs` with state
-    :class:`EngramGateState`. ``params`` are optional in ``update`` (the mask
-    is resolved on them when given, otherwise on the updates, which have the
-    same structure); other extra args are ignored.
+    :class:`ScaleByEngramGateState`. ``params`` are optional in ``update``
+    (the mask is resolved on them when given, otherwise on the updates,
+    which have the same structure); other extra args are ignored.
 
   Raises:
     ValueError: for an unknown ``granularity``, ``resample`` or ``sampler``
@@ -138,9 +137,9 @@ def stochastic_engram_gate(
 
   Example:
     >>> import jax, jax.numpy as jnp, optax
-    >>> from mpl_jax.rules.engram import stochastic_engram_gate
+    >>> from mpl_jax.rules.engram import scale_by_engram_gate
     >>> params = {'w': jnp.zeros((4, 3)), 'b': jnp.zeros(3)}
-    >>> tx = optax.chain(optax.sgd(0.1), stochastic_engram_gate(
+    >>> tx = optax.chain(optax.sgd(0.1), scale_by_engram_gate(
     ...     0, p=0.5, granularity='unit', resample='task'))
     >>> state = tx.init(params)
     >>> grads = jax.tree.map(jnp.ones_like, params)
@@ -176,7 +175,7 @@ def stochastic_engram_gate(
 
   def init_fn(params):
     selected = _common.resolve_mask(mask, params)
-    return EngramGateState(
+    return ScaleByEngramGateState(
         count=jnp.zeros([], jnp.int32),
         key=init_key,
         # The engram the first update draws if `key` is left as it is.
@@ -195,7 +194,7 @@ def stochastic_engram_gate(
                    else jnp.asarray(task_id, jnp.int32))
     else:
       boundary = _common.task_boundary(
-          state.last_task, task_id, rule='stochastic_engram_gate')
+          state.last_task, task_id, rule='scale_by_engram_gate')
       is_new = jnp.logical_or(boundary.is_new, state.count == 0)
       shapes = _common.leaf_shapes(reference)
       engram = _common.cond_any(
@@ -210,7 +209,7 @@ def stochastic_engram_gate(
 
     updates = jax.tree.map(gate, updates, engram, selected,
                            is_leaf=lambda x: x is None)
-    return updates, EngramGateState(
+    return updates, ScaleByEngramGateState(
         count=optax.safe_increment(state.count), key=key, engram=engram,
         last_task=last_task)
 
@@ -218,7 +217,7 @@ def stochastic_engram_gate(
 
 
 def engram_metaplastic_adam(
-    learning_rate: ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule,
     meta: Any,
     *,
     key: Any,
@@ -241,9 +240,8 @@ def engram_metaplastic_adam(
         optax.scale_by_adam(b1, b2, eps),
         optax.scale_by_learning_rate(learning_rate),
         scale_by_metaplasticity(meta, mask=mask),     # f_meta sign gate
-        stochastic_engram_gate(key, p=p, granularity=granularity,
-                               resample=resample, sampler=sampler,
-                               mask=mask),
+        scale_by_engram_gate(key, p=p, granularity=granularity,
+                           resample=resample, sampler=sampler, mask=mask),
     )
 
   A hidden weight changes only when it is in the active engram, and then by
@@ -254,7 +252,7 @@ def engram_metaplastic_adam(
   the metaplastic gate) and, with ``resample='task'``, ``task_id``.
 
   This is this library's reading of the engram gate (see
-  :func:`stochastic_engram_gate`; the paper's gate is unconfirmed).
+  :func:`scale_by_engram_gate`; the paper's gate is unconfirmed).
 
   Args:
     learning_rate: a scalar or an optax schedule.
@@ -263,7 +261,7 @@ def engram_metaplastic_adam(
     p: engram activation probability.
     granularity: ``'synapse'`` or ``'unit'``.
     resample: ``'step'`` or ``'task'``.
-    sampler: ``'threefry'`` or ``'counter'`` (see ``stochastic_engram_gate``).
+    sampler: ``'threefry'`` or ``'counter'`` (see ``scale_by_engram_gate``).
     weight_decay: coupled L2 coefficient added to the gradient.
     b1: Adam's first-moment decay.
     b2: Adam's second-moment decay.
@@ -285,6 +283,12 @@ def engram_metaplastic_adam(
       optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
       optax.scale_by_learning_rate(learning_rate),
       metaplasticity.scale_by_metaplasticity(meta, mask=mask),
-      stochastic_engram_gate(key, p=p, granularity=granularity,
-                             resample=resample, sampler=sampler, mask=mask),
+      scale_by_engram_gate(key, p=p, granularity=granularity,
+                           resample=resample, sampler=sampler, mask=mask),
   )
+
+
+__getattr__ = _common.deprecated_aliases(__name__, {
+    'stochastic_engram_gate': 'scale_by_engram_gate',
+    'EngramGateState': 'ScaleByEngramGateState',
+}, globals())

@@ -27,7 +27,6 @@ import optax
 from mpl_jax.rules import _common
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 Tiers = Sequence[Tuple[float, float]]
 Distribution = Union[str, Tuple[str, float]]
 
@@ -40,14 +39,14 @@ _FLOOR = float(np.finfo(np.float32).eps)
 _SUM_TOL = 1e-6
 
 
-class FlexibilityTiersState(NamedTuple):
-  """State of :func:`flexibility_tiers`.
+class ScaleByFlexibilityState(NamedTuple):
+  """State of :func:`scale_by_flexibility`.
 
   Attributes:
     count: number of ``update`` calls so far (int32). ``count == 0`` marks the
       first update, which draws the flexibility and always refreshes alpha.
     key: raw ``uint32[2]`` PRNG key, split at every step; the flexibility is
-      drawn from it at the first update (see :func:`flexibility_tiers`).
+      drawn from it at the first update (see :func:`scale_by_flexibility`).
     flexibility: float32 tree like params with the per-synapse ``f`` for the
       gated leaves and ``optax.MaskedNode()`` for the others.
     w_init: the parameters at ``init`` (gated leaves; ``MaskedNode`` else).
@@ -199,7 +198,7 @@ def _map_selected(fn: Callable[..., Any], params: PyTree, selected: PyTree,
       for j, (p, flag) in enumerate(zip(leaves, flags))])
 
 
-def flexibility_tiers(
+def scale_by_flexibility(
     key: Any,
     *,
     tiers: Optional[Tiers] = None,
@@ -236,9 +235,9 @@ def flexibility_tiers(
   and after ``optax.sgd`` give the same step, and :func:`flexible_sgd` puts
   the gate first, like the reference. With an adaptive optimizer put it
   *after* the optimizer (gate the emitted step,
-  ``optax.chain(optax.adam(lr), flexibility_tiers(...))``): Adam divides each
-  coordinate by its own RMS, so a gradient scaled by an ``alpha`` that stays
-  constant within a task would be scaled back up and the gate lost.
+  ``optax.chain(optax.adam(lr), scale_by_flexibility(...))``): Adam divides
+  each coordinate by its own RMS, so a gradient scaled by an ``alpha`` that
+  stays constant within a task would be scaled back up and the gate lost.
 
   **Flexibility draw and per-seed keys.** The flexibility is a function of the
   state's ``key`` field *as it stands at the first update*: the first update
@@ -286,7 +285,7 @@ def flexibility_tiers(
 
   Returns:
     A :class:`optax.GradientTransformationExtraArgs` with state
-    :class:`FlexibilityTiersState`; ``update`` needs ``params`` (and
+    :class:`ScaleByFlexibilityState`; ``update`` needs ``params`` (and
     ``task_id`` when ``refresh='task'``); other extra args are ignored.
 
   Raises:
@@ -295,9 +294,9 @@ def flexibility_tiers(
 
   Example:
     >>> import jax, jax.numpy as jnp, optax
-    >>> from mpl_jax.rules.flexibility import flexibility_tiers
+    >>> from mpl_jax.rules.flexibility import scale_by_flexibility
     >>> params = {'w': jnp.ones((3, 2)), 'b': jnp.zeros(2)}
-    >>> tx = optax.chain(optax.adam(1e-3), flexibility_tiers(
+    >>> tx = optax.chain(optax.adam(1e-3), scale_by_flexibility(
     ...     0, tiers=[(1.0, 0.5), (0.1, 0.5)], strength=4e5))
     >>> state = tx.init(params)
     >>> grads = jax.tree.map(jnp.ones_like, params)
@@ -334,7 +333,7 @@ def flexibility_tiers(
     selected = _common.resolve_mask(mask, params)
     # The value the first update redraws if `key` is left as it is.
     flexibility = draw(jax.random.split(init_key)[1], params, selected)
-    return FlexibilityTiersState(
+    return ScaleByFlexibilityState(
         count=jnp.zeros([], jnp.int32),
         key=init_key,
         flexibility=flexibility,
@@ -356,7 +355,7 @@ def flexibility_tiers(
         draw_key, state.flexibility)
     if refresh == 'task':
       boundary = _common.task_boundary(
-          state.last_task, task_id, rule='flexibility_tiers')
+          state.last_task, task_id, rule='scale_by_flexibility')
       is_new = jnp.logical_or(boundary.is_new, first)
       fresh = alphas(params, flexibility, state.w_init, selected)
       alpha = jax.tree.map(lambda a, b: jnp.where(is_new, a, b), fresh,
@@ -374,7 +373,7 @@ def flexibility_tiers(
 
     updates = jax.tree.map(gate, updates, alpha, selected,
                            is_leaf=lambda x: x is None)
-    return updates, FlexibilityTiersState(
+    return updates, ScaleByFlexibilityState(
         count=optax.safe_increment(state.count), key=key,
         flexibility=flexibility, w_init=state.w_init, alpha=alpha,
         last_task=last_task)
@@ -392,7 +391,7 @@ def tier_fractions(flexibility_tree: PyTree,
       the gated synapses only (ungated leaves are ``MaskedNode``); all leaves
       are pooled, including a leading seed axis of a vmapped state (use
       ``jax.vmap(tier_fractions, (0, None))`` for one row per seed).
-    tiers_or_edges: either the ``tiers`` given to :func:`flexibility_tiers`
+    tiers_or_edges: either the ``tiers`` given to :func:`scale_by_flexibility`
       (pairs; a synapse is in tier ``k`` when its flexibility equals tier
       ``k``'s, up to float32 rounding), or increasing bin edges
       ``e_0 < ... < e_K`` (a synapse is in bin ``k`` when
@@ -424,10 +423,10 @@ def tier_fractions(flexibility_tree: PyTree,
 
 
 def flexible_sgd(
-    learning_rate: ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule,
     *,
-    key: Any,
-    tiers: Optional[Tiers] = None,
+    key: Any = 0,
+    tiers: Optional[Union[Tiers, Sequence[float]]] = None,
     distribution: Optional[Distribution] = None,
     strength: Any,
     refresh: str = 'task',
@@ -438,21 +437,25 @@ def flexible_sgd(
   Equivalent to::
 
     optax.chain(
-        flexibility_tiers(key, tiers=tiers, distribution=distribution,
-                          strength=strength, refresh=refresh, mask=mask),
+        scale_by_flexibility(key, tiers=tiers, distribution=distribution,
+                             strength=strength, refresh=refresh, mask=mask),
         optax.sgd(learning_rate),
     )
 
   i.e. ``w <- w - lr * alpha * g``. With every flexibility equal to 1 it is
   ``optax.sgd(learning_rate)`` bit for bit. ``learning_rate`` and
   ``strength`` can be injected with ``optax.inject_hyperparams`` (pass
-  ``static_args='mask'`` if ``mask`` is a callable).
+  ``static_args='mask'`` if ``mask`` is a callable). This is the factory
+  behind ``config.optimizer.name = 'flexible_sgd'``.
 
   Args:
     learning_rate: a scalar or an optax schedule (reference: 1e-4).
-    key: int seed or raw key for the flexibility draw.
-    tiers: see :func:`flexibility_tiers`.
-    distribution: see :func:`flexibility_tiers`.
+    key: int seed or raw key for the flexibility draw (the trainer reseeds
+      it per run).
+    tiers: see :func:`scale_by_flexibility`; also accepted flat,
+      ``(f1, p1, f2, p2, ...)`` (as a config writes it).
+    distribution: see :func:`scale_by_flexibility`; ``'uniform'`` when
+      neither ``tiers`` nor ``distribution`` is given.
     strength: ``s`` (reference: 4e5 for 10 items, 2e5 for 30).
     refresh: ``'task'`` (reference; needs ``task_id``) or ``'step'``.
     mask: which leaves are gated (default ``ndim > 1``).
@@ -465,8 +468,24 @@ def flexible_sgd(
     continual learning", arXiv:2407.07133, 2024; Neural Networks, 2025.
     https://arxiv.org/abs/2407.07133
   """
+  if tiers and not isinstance(tiers[0], (list, tuple)):
+    if len(tiers) % 2:
+      raise ValueError('flat tiers need (flexibility, proportion) pairs: '
+                       f'an even number of values, got {tiers!r}.')
+    tiers = tuple(zip(tiers[0::2], tiers[1::2]))
+  tiers = tiers or None
+  if isinstance(distribution, (list, tuple)):
+    distribution = tuple(distribution)
+  if tiers is None and distribution is None:
+    distribution = 'uniform'
   return optax.chain(
-      flexibility_tiers(key, tiers=tiers, distribution=distribution,
-                        strength=strength, refresh=refresh, mask=mask),
+      scale_by_flexibility(key, tiers=tiers, distribution=distribution,
+                           strength=strength, refresh=refresh, mask=mask),
       optax.sgd(learning_rate),
   )
+
+
+__getattr__ = _common.deprecated_aliases(__name__, {
+    'flexibility_tiers': 'scale_by_flexibility',
+    'FlexibilityTiersState': 'ScaleByFlexibilityState',
+}, globals())

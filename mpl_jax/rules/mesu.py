@@ -21,7 +21,7 @@ This module has no Flax import and knows nothing of models or trainers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,6 @@ import optax
 from mpl_jax.rules import _common
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 GAUSSIAN_KEYS = frozenset(('mu', 'sigma'))
 
@@ -181,7 +180,7 @@ def guard_sigma_step(
   return jnp.where(jnp.isnan(step), jnp.zeros_like(step), guarded)
 
 
-def _value(x: ScalarOrSchedule, count: jax.Array) -> Any:
+def _value(x: optax.ScalarOrSchedule, count: jax.Array) -> Any:
   return x(count) if callable(x) else x
 
 
@@ -235,8 +234,8 @@ def scale_by_mesu(
     mu_prior: Any = 0.0,
     memory_window: Any,
     clamp_grad: Optional[Any] = None,
-    learning_rate_mu: ScalarOrSchedule = 1.0,
-    learning_rate_sigma: ScalarOrSchedule = 1.0,
+    learning_rate_mu: optax.ScalarOrSchedule = 1.0,
+    learning_rate_sigma: optax.ScalarOrSchedule = 1.0,
     min_sigma_ratio: Any = 1e-3,
     sigma_min: Any = 1e-12,
     sigma_max: Any = 1e6,
@@ -375,8 +374,8 @@ def gaussian_labels(params: PyTree, *, bayesian: str = 'mesu',
 
 
 def mesu(
-    learning_rate_mu: ScalarOrSchedule = 1.0,
-    learning_rate_sigma: ScalarOrSchedule = 1.0,
+    learning_rate_mu: optax.ScalarOrSchedule = 1.0,
+    learning_rate_sigma: optax.ScalarOrSchedule = 1.0,
     *,
     sigma_prior: Any = 1.0,
     mu_prior: Any = 0.0,

@@ -21,7 +21,6 @@ import optax
 from mpl_jax.rules import _common
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 
 def metaplastic_factor(meta: Any, hidden_weight: jax.Array) -> jax.Array:
@@ -93,15 +92,12 @@ def scale_by_metaplasticity(
     binarized neural networks", Nature Communications 12:2549, 2021.
     https://arxiv.org/abs/2003.03533
   """
-  # Checked where the value is concrete (a traced, injected meta is not).
-  if isinstance(meta, (int, float)) and not meta >= 0:
-    raise ValueError(f'meta must be >= 0, got {meta}.')
+  _common.check_meta(meta)
 
   def init_fn(params):
     # Validate the per-leaf arguments against the tree once, before any step.
     _common.resolve_mask(mask, params)
-    if not isinstance(meta, (int, float, jax.Array)):
-      _common.broadcast_hparam(meta, params, name='meta')
+    _common.check_meta(meta, params)
     return optax.EmptyState()
 
   def update_fn(updates, state, params=None, **extra_args):
@@ -186,7 +182,7 @@ def scale_by_adam_pytorch(
 
 
 def metaplastic_adam(
-    learning_rate: ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule,
     meta: Any = 1.35,
     *,
     b1: float = 0.9,

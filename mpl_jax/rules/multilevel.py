@@ -32,13 +32,7 @@ from mpl_jax.rules import _common
 from mpl_jax.rules import metaplasticity
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
-# optax's message for a transform called without ``params`` (not exported by
-# optax's public API, so restated here).
-NO_PARAMS_MSG = (
-    'You are using a transformation that requires the current value of '
-    'parameters, but you are not passing `params` when calling `update`.')
 
 FORMS = ('global', 'interval')
 
@@ -184,8 +178,9 @@ def scale_by_multilevel_metaplasticity(
 
   Example:
     >>> import jax.numpy as jnp, mpl_jax
+    >>> from mpl_jax.rules.multilevel import uniform_levels
     >>> tx = mpl_jax.scale_by_multilevel_metaplasticity(
-    ...     3.0, levels=mpl_jax.uniform_levels(4), form='interval')
+    ...     3.0, levels=uniform_levels(4), form='interval')
     >>> w = {'w': jnp.array([[0.35, 0.95]])}
     >>> u = {'w': jnp.array([[-0.1, -0.1]])}
     >>> out, _ = tx.update(u, tx.init(w), w)
@@ -203,16 +198,17 @@ def scale_by_multilevel_metaplasticity(
   levels = check_levels(levels)
   if form not in FORMS:
     raise ValueError(f'form must be one of {FORMS}, got {form!r}.')
+  _common.check_meta(meta)
+
   def init_fn(params):
     _common.resolve_mask(mask, params)
-    if not isinstance(meta, (int, float, jax.Array)):
-      _common.broadcast_hparam(meta, params, name='meta')
+    _common.check_meta(meta, params)
     return optax.EmptyState()
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError(NO_PARAMS_MSG)
+      raise ValueError(_common.NO_PARAMS_MSG)
     selected = _common.resolve_mask(mask, params)
     metas = _common.broadcast_hparam(meta, params, name='meta')
 
@@ -237,7 +233,7 @@ def scale_by_multilevel_metaplasticity(
 
 
 def multilevel_metaplastic_adam(
-    learning_rate: ScalarOrSchedule,
+    learning_rate: optax.ScalarOrSchedule,
     meta: Any = 1.35,
     *,
     levels: Sequence[float] = (-1.0, 1.0),

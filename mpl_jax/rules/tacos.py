@@ -61,7 +61,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -70,13 +70,12 @@ import optax
 from mpl_jax.rules import _common
 
 PyTree = Any
-ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 META_FORMS = ('exp', 'inverse')
 
 
-class TacosState(NamedTuple):
-  """State of :func:`tacos` (fixed size).
+class ScaleByTacosState(NamedTuple):
+  """State of :func:`scale_by_tacos` (fixed size).
 
   Attributes:
     count: number of updates.
@@ -98,8 +97,8 @@ def metaplastic_gain(m: jax.Array, meta_form: str = 'exp') -> jax.Array:
                    f'{meta_form!r}.')
 
 
-def tacos(
-    learning_rate: ScalarOrSchedule = 1.0,
+def scale_by_tacos(
+    learning_rate: optax.ScalarOrSchedule = 1.0,
     *,
     metaplasticity: Any = 1.0,
     consolidation: Any = 1.0,
@@ -155,9 +154,9 @@ def tacos(
 
   Example:
     >>> import jax.numpy as jnp
-    >>> from mpl_jax.rules import tacos as tacos_lib
+    >>> from mpl_jax.rules.tacos import scale_by_tacos
     >>> params = {'w': jnp.ones((3, 2))}
-    >>> tx = tacos_lib.tacos(0.1)
+    >>> tx = scale_by_tacos(0.1)
     >>> state = tx.init(params)
     >>> u, state = tx.update({'w': jnp.ones((3, 2))}, state, params,
     ...                      error_rate=0.5)
@@ -175,7 +174,7 @@ def tacos(
     selected = _common.resolve_mask(mask, params)
     pick = lambda p, s: jnp.asarray(p) if s else optax.MaskedNode()
     zero = lambda p, s: jnp.zeros_like(p) if s else optax.MaskedNode()
-    return TacosState(
+    return ScaleByTacosState(
         count=jnp.zeros([], jnp.int32),
         consolidated=jax.tree.map(pick, params, selected),
         meta=jax.tree.map(zero, params, selected))
@@ -242,13 +241,82 @@ def tacos(
       out_u.append(u)
       out_c.append(w_c)
       out_m.append(m)
-    new_state = TacosState(
+    new_state = ScaleByTacosState(
         count=optax.safe_increment(state.count),
         consolidated=treedef.unflatten(out_c),
         meta=treedef.unflatten(out_m))
     return treedef.unflatten(out_u), new_state
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def tacos(
+    learning_rate: optax.ScalarOrSchedule = 1.0,
+    *,
+    mechanisms: Any = -1.0,
+    metaplasticity: Any = 1.0,
+    consolidation: Any = 1.0,
+    heterosynaptic: Any = 1.0,
+    neuromodulation: Any = 1.0,
+    meta_rate: Any = 2.0,
+    tau_c: Any = 2000.0,
+    tau_r: Any = 10000.0,
+    hetero_rate: Any = 1e-4,
+    neuromod_gain: Any = 2.0,
+    meta_form: str = 'exp',
+) -> optax.GradientTransformationExtraArgs:
+  """The TACOS optimizer, with the four switches packable in one number.
+
+  :func:`scale_by_tacos` with its switches computed from ``mechanisms``:
+  when ``mechanisms >= 0`` it packs them (bit 0 metaplasticity, 1
+  consolidation, 2 heterosynaptic, 3 neuromodulation: 15 all on, 0 plain
+  eRBP), so that one sweep over this single injectable number runs the
+  whole ablation in one program; ``-1`` (default) uses the named switches.
+  This is the factory behind ``config.optimizer.name = 'tacos'``. The
+  switches are always arrays here, so ``update`` always needs the
+  ``error_rate`` extra argument.
+
+  Args:
+    learning_rate: ``eta`` (see :func:`scale_by_tacos`).
+    mechanisms: the packed switches, or ``-1`` to use the named ones.
+    metaplasticity: switch used when ``mechanisms < 0``.
+    consolidation: switch used when ``mechanisms < 0``.
+    heterosynaptic: switch used when ``mechanisms < 0``.
+    neuromodulation: switch used when ``mechanisms < 0``.
+    meta_rate: see :func:`scale_by_tacos`.
+    tau_c: see :func:`scale_by_tacos`.
+    tau_r: see :func:`scale_by_tacos`.
+    hetero_rate: see :func:`scale_by_tacos`.
+    neuromod_gain: see :func:`scale_by_tacos`.
+    meta_form: see :func:`scale_by_tacos`.
+
+  Returns:
+    An :class:`optax.GradientTransformationExtraArgs` (weight matrices are
+    TACOS synapses; other leaves get the plain step).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from mpl_jax.rules.tacos import tacos
+    >>> tx = tacos(mechanisms=15.0)  # all four mechanisms on
+    >>> params = {'w': jnp.ones((3, 2))}
+    >>> u, state = tx.update({'w': jnp.ones((3, 2))}, tx.init(params),
+    ...                      params, error_rate=0.5)
+
+  References:
+    Soures, Helfer, Daram, Pandit, Kudithipudi, "TACOS: task agnostic
+    continual learning in spiking neural networks", 2024.
+    https://arxiv.org/abs/2409.00021
+  """
+  packed = lambda bit, switch: jnp.where(
+      jnp.asarray(mechanisms) >= 0,
+      jnp.floor(jnp.asarray(mechanisms) / 2 ** bit) % 2, switch)
+  return scale_by_tacos(
+      learning_rate, metaplasticity=packed(0, metaplasticity),
+      consolidation=packed(1, consolidation),
+      heterosynaptic=packed(2, heterosynaptic),
+      neuromodulation=packed(3, neuromodulation), meta_rate=meta_rate,
+      tau_c=tau_c, tau_r=tau_r, hetero_rate=hetero_rate,
+      neuromod_gain=neuromod_gain, meta_form=meta_form)
 
 
 def error_rate_average(previous: jax.Array, errors: jax.Array,
@@ -260,3 +328,8 @@ def error_rate_average(previous: jax.Array, errors: jax.Array,
   averaging window in steps.
   """
   return previous + (jnp.mean(errors) - previous) / tau
+
+
+__getattr__ = _common.deprecated_aliases(__name__, {
+    'TacosState': 'ScaleByTacosState',
+}, globals())

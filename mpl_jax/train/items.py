@@ -204,12 +204,12 @@ def mix_kwargs(name: str, mixes_cfg: Any) -> dict[str, Any]:
 # The memorisation evaluator.
 
 
-def _flex_state(opt_state) -> Optional[flex_lib.FlexibilityTiersState]:
-  """The :class:`FlexibilityTiersState` inside an optimizer state, if any."""
+def _flex_state(opt_state) -> Optional[flex_lib.ScaleByFlexibilityState]:
+  """The :class:`ScaleByFlexibilityState` inside an optimizer state, if any."""
   found = [x for x in jax.tree.leaves(
       opt_state, is_leaf=lambda x: isinstance(
-          x, flex_lib.FlexibilityTiersState))
-           if isinstance(x, flex_lib.FlexibilityTiersState)]
+          x, flex_lib.ScaleByFlexibilityState))
+           if isinstance(x, flex_lib.ScaleByFlexibilityState)]
   return found[0] if len(found) == 1 else None
 
 
@@ -356,7 +356,7 @@ def validate_items_config(config) -> None:
       v = split_mix_name(n)[1]
       if v is not None and not v >= 0:
         raise ValueError(f'strength must be >= 0, got {v}.')
-      flex_lib.flexibility_tiers(0, strength=1.0, **kw)  # validates
+      flex_lib.scale_by_flexibility(0, strength=1.0, **kw)  # validates
     except (ValueError, TypeError) as e:
       raise err(f'config.sweep.values: mix {n!r}: {e}') from None
   integer('sessions.repetitions', 1)

@@ -8,21 +8,22 @@ A hyperparameter listed in ``config.sweep.name`` is injected with
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any, Callable, Mapping
 
-import jax.numpy as jnp
 import optax
 
 from mpl_jax.rules import baselines
+from mpl_jax.rules import beakers
 from mpl_jax.rules import benna_fusi
 from mpl_jax.rules import bgd
 from mpl_jax.rules import engram
 from mpl_jax.rules import flexibility
-from mpl_jax.rules import mesu as mesu_lib
+from mpl_jax.rules import mesu
 from mpl_jax.rules import metaplasticity
 from mpl_jax.rules import multilevel
-from mpl_jax.rules import tacos as tacos_lib
+from mpl_jax.rules import tacos
 
 
 def _adam(learning_rate, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0):
@@ -38,95 +39,28 @@ def _sgd(learning_rate, *, momentum=0.0, weight_decay=0.0):
                      optax.sgd(learning_rate, momentum=momentum or None))
 
 
-def _engram_metaplastic_adam(learning_rate, meta=1.35, *, p=0.5, key=0,
-                             granularity='synapse', resample='task',
-                             sampler='threefry', weight_decay=0.0, b1=0.9,
-                             b2=0.999, eps=1e-8):
-  """engram_metaplastic_adam with config defaults (key reseeded per run)."""
-  return engram.engram_metaplastic_adam(
-      learning_rate, meta, key=key, p=p, granularity=granularity,
-      resample=resample, sampler=sampler, weight_decay=weight_decay, b1=b1,
-      b2=b2, eps=eps)
-
-
-def _flexible_sgd(learning_rate, *, strength, key=0, distribution='uniform',
-                  tiers=None, refresh='task'):
-  """flexible_sgd with config defaults (key reseeded per run).
-
-  ``tiers`` in a config is a flat tuple ``(f1, p1, f2, p2, ...)``; when given
-  it replaces ``distribution``.
-  """
-  if tiers:
-    tiers = tuple(zip(tiers[0::2], tiers[1::2]))
-    distribution = None
-  if isinstance(distribution, (list, tuple)):
-    distribution = tuple(distribution)
-  return flexibility.flexible_sgd(
-      learning_rate, key=key, tiers=tiers or None, distribution=distribution,
-      strength=strength, refresh=refresh)
-
-
-def _ewc_sgd(learning_rate, *, importance, decay=1.0, mode='online'):
-  """EWC penalty gradient added to the loss gradient, then SGD."""
-  return optax.chain(
-      baselines.add_ewc_penalty(importance, decay=decay, mode=mode),
-      optax.sgd(learning_rate))
-
-
-def _si_sgd(learning_rate, *, c, xi=0.1, damping=None, nonnegative=False):
-  """Synaptic Intelligence penalty gradient, then SGD."""
-  return optax.chain(
-      baselines.add_synaptic_intelligence(c, xi=xi, damping=damping,
-                                          nonnegative=nonnegative),
-      optax.sgd(learning_rate))
-
-
-def _bgd(*, eta=1.0, clamp_grad=None):
-  """Bayesian gradient descent (FOO-VB diagonal) over {'mu','sigma'} leaves."""
-  return bgd.scale_by_bgd(eta=eta, clamp_grad=clamp_grad)
-
-
-def _tacos(learning_rate=1.0, *, mechanisms=-1.0, metaplasticity=1.0,
-           consolidation=1.0, heterosynaptic=1.0, neuromodulation=1.0,
-           meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
-           neuromod_gain=2.0, meta_form='exp'):
-  """The TACOS synapse; ``mechanisms >= 0`` packs the four switches in one
-  number (bit 0 metaplasticity, 1 consolidation, 2 heterosynaptic, 3
-  neuromodulation: 15 all on, 0 plain eRBP) so that one sweep over it runs
-  the whole ablation in one program; ``-1`` uses the named switches."""
-  packed = lambda bit, switch: jnp.where(
-      jnp.asarray(mechanisms) >= 0,
-      jnp.floor(jnp.asarray(mechanisms) / 2 ** bit) % 2, switch)
-  return tacos_lib.tacos(
-      learning_rate, metaplasticity=packed(0, metaplasticity),
-      consolidation=packed(1, consolidation),
-      heterosynaptic=packed(2, heterosynaptic),
-      neuromodulation=packed(3, neuromodulation), meta_rate=meta_rate,
-      tau_c=tau_c, tau_r=tau_r, hetero_rate=hetero_rate,
-      neuromod_gain=neuromod_gain, meta_form=meta_form)
-
-
+# Config name -> public factory. The two plain baselines are optax one-liners
+# (above); engram's config defaults (a seed, p = 0.5, meta = 1.35, one engram
+# per task) are bound here, the library's own defaults staying those of the
+# paper's per-step gate.
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     'metaplastic_adam': metaplasticity.metaplastic_adam,
     'adam': _adam,
     'sgd': _sgd,
-    'engram_metaplastic_adam': _engram_metaplastic_adam,
-    'flexible_sgd': _flexible_sgd,
-    'mesu': mesu_lib.mesu,
-    'bgd': _bgd,
-    'ewc_sgd': _ewc_sgd,
-    'si_sgd': _si_sgd,
+    'engram_metaplastic_adam': functools.partial(
+        engram.engram_metaplastic_adam, meta=1.35, key=0, p=0.5,
+        resample='task'),
+    'flexible_sgd': flexibility.flexible_sgd,
+    'mesu': mesu.mesu,
+    'bgd': bgd.bgd,
+    'ewc_sgd': baselines.ewc_sgd,
+    'si_sgd': baselines.si_sgd,
     'multilevel_metaplastic_adam': multilevel.multilevel_metaplastic_adam,
     'benna_fusi_sgd': benna_fusi.benna_fusi_sgd,
     'benna_fusi_adam': benna_fusi.benna_fusi_adam,
-    'beaker_metaplastic_adam': benna_fusi.beaker_metaplastic_adam,
-    'tacos': _tacos,
+    'beaker_metaplastic_adam': beakers.beaker_metaplastic_adam,
+    'tacos': tacos.tacos,
 }
-
-
-def register_optimizer(name: str, factory: Callable[..., Any]) -> None:
-  """Makes ``factory`` available as ``config.optimizer.name = name``."""
-  OPTIMIZERS[name] = factory
 
 
 def _factory(name: str):
