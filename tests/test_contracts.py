@@ -9,7 +9,8 @@ every entry:
 * ``optax.inject_hyperparams`` gives the same updates as the plain factory;
 * ``jax.vmap`` over seeds (``reseed`` with per-seed keys after a vmapped
   ``init``) gives what single runs give, and per-seed keys differ;
-* it composes in ``optax.chain`` and ``optax.masked`` (one program);
+* it composes in ``optax.chain`` and ``optax.masked`` (one program), and in
+  ``optax.partition`` around ``optax.MultiSteps`` (another);
 * extra keyword arguments: ``task_id`` is accepted (and required where the
   rule needs task boundaries), unknown ones are ignored; ``params`` are
   required where the rule needs them.
@@ -363,3 +364,27 @@ def test_extra_args_and_params_requirements(case):
   else:
     chex.assert_trees_all_equal_shapes_and_dtypes(
         update(grads, state, task_id=0), want)
+
+
+@CASE_PARAMS
+def test_composes_in_partition_and_multisteps(case):
+  # optax.partition sends the case's parameters to the rule wrapped in
+  # optax.MultiSteps (every step applies: the rule's update runs inside
+  # MultiSteps' lax.cond, with the extra arguments forwarded) and a leaf
+  # outside it to set_to_zero: the rule's updates are the single run's.
+  frozen = np.arange(6, dtype=np.float32).reshape(2, 3)
+  params = {**_params(case), 'frozen': frozen}
+  grads = {**_grads(case), 'frozen': np.stack([frozen + 1.0] * len(TASKS))}
+  labels = {k: 'frozen' if k == 'frozen' else 'rule' for k in params}
+  multi = optax.MultiSteps(_tx(case), every_k_schedule=1)
+  # MultiSteps.update forwards extra arguments; its gradient_transformation()
+  # is a plain GradientTransformation, which partition would call without
+  # them, so the methods are wrapped as an ExtraArgs transform.
+  multi = optax.GradientTransformationExtraArgs(multi.init, multi.update)
+  tx = optax.partition({'rule': multi,
+                        'frozen': optax.set_to_zero()}, labels)
+  run = _jit(_scan_run(tx, **case.extra))
+  _, _, updates, _ = run(_keys()[0], params, grads)
+  chex.assert_trees_all_equal(updates.pop('frozen'),
+                              np.zeros_like(grads['frozen']))
+  _close(updates, _reference(case)[0][2])
