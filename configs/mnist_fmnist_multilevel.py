@@ -60,7 +60,7 @@ from configs import default
 from mpl_jax.rules.multilevel import uniform_levels
 
 LEVEL_COUNTS = (2, 3, 4, 8)
-FORMS = ('global', 'interval')
+FORMS = ('global', 'interval', 'level', 'threshold')
 
 
 def get_config(arg: str = '4'):

@@ -1,0 +1,146 @@
+"""Issue 20 (items 3, 4): the multi-level threshold gate and the effects the
+multi-level and Benna-Fusi experiments claim, on tiny streams."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import mpl_jax
+from mpl_jax.rules import multilevel
+from _transform_checks import random_grads
+from _transform_checks import small_mlp_params
+
+LEVELS4 = multilevel.uniform_levels(4)
+
+
+def np_threshold_gate(u, w, meta, levels):
+  """SPEC.md §5's reading, written plainly: per element, find the level,
+  the threshold ahead of the step, and the distance to it."""
+  u, w = np.asarray(u, np.float64), np.asarray(w, np.float64)
+  lv = list(levels)
+  thr = [(a + b) / 2 for a, b in zip(lv[:-1], lv[1:])]
+  out = np.empty_like(u)
+  for idx in np.ndindex(u.shape):
+    x, step = w[idx], u[idx]
+    k = sum(1 for t in thr if x >= t)        # index of the nearest level
+    if step > 0 and k < len(lv) - 1:
+      d, h = thr[k] - x, thr[k] - lv[k]
+    elif step < 0 and k > 0:
+      d, h = x - thr[k - 1], lv[k] - thr[k - 1]
+    else:
+      out[idx] = step
+      continue
+    out[idx] = step * (1.0 - np.tanh(meta * d / h) ** 2)
+  return out
+
+
+@pytest.mark.parametrize('num_levels', [2, 3, 4, 8])
+def test_threshold_gate_matches_numpy_reference(num_levels):
+  levels = multilevel.uniform_levels(num_levels)
+  params = small_mlp_params(scale=1.2)
+  grads = random_grads(params, 1)[0]
+  tx = mpl_jax.scale_by_multilevel_metaplasticity(
+      2.5, levels=levels, form='threshold')
+  out, _ = tx.update(grads, tx.init(params), params)
+  for layer in ('dense0', 'dense1'):
+    u, w = grads[layer]['kernel'], params[layer]['kernel']
+    np.testing.assert_allclose(out[layer]['kernel'],
+                               np_threshold_gate(u, w, 2.5, levels),
+                               rtol=2e-5, atol=2e-6)  # float32 1 - tanh^2
+    chex.assert_trees_all_equal(out[layer]['bias'], grads[layer]['bias'])
+
+
+def test_threshold_gate_non_uniform_levels_matches_numpy():
+  levels = (-1.0, -0.2, 0.1, 0.5, 2.0)
+  w = jnp.asarray(np.random.default_rng(3).uniform(-2.5, 2.5, (40, 9)),
+                  jnp.float32)
+  u = jnp.asarray(np.random.default_rng(4).normal(size=(40, 9)), jnp.float32)
+  tx = mpl_jax.scale_by_multilevel_metaplasticity(
+      1.7, levels=levels, form='threshold')
+  out, _ = tx.update({'w': u}, tx.init({'w': w}), {'w': w})
+  np.testing.assert_allclose(out['w'], np_threshold_gate(u, w, 1.7, levels),
+                             rtol=2e-5, atol=2e-6)  # float32 1 - tanh^2
+
+
+def test_threshold_gate_is_continuous_at_levels_where_level_form_jumps():
+  # |W_h| 0.3333 vs 0.3334 with 4 levels, m = 3, a step toward zero.
+  w = {'w': jnp.array([[0.3333, 0.3334]])}
+  u = {'w': jnp.array([[-1.0, -1.0]])}
+  f = {}
+  for form in ('level', 'interval', 'threshold'):
+    tx = mpl_jax.scale_by_multilevel_metaplasticity(
+        3.0, levels=LEVELS4, form=form)
+    f[form] = -np.asarray(tx.update(u, tx.init(w), w)[0]['w'])[0]
+  np.testing.assert_array_equal(f['level'], f['interval'])  # an alias
+  assert f['level'][0] < 0.02 and f['level'][1] > 0.99      # the jump
+  assert abs(f['threshold'][0] - f['threshold'][1]) < 1e-3  # no jump
+  # Both at the level value: d = h, f = 1 - tanh(3)^2.
+  np.testing.assert_allclose(f['threshold'], 1 - np.tanh(3.0) ** 2,
+                             rtol=2e-3)
+
+
+def test_threshold_gate_directions():
+  # Level 1/3 (cell [0, 2/3)): both directions head for a threshold; level 1
+  # (cell [2/3, inf)): only steps down do, steps up are free.
+  w = {'w': jnp.array([[0.6, 0.6, 0.05, 0.05, 0.7, 0.7, 1.4]])}
+  u = {'w': jnp.array([[1.0, -1.0, 1.0, -1.0, 1.0, -1.0, -1.0]])}
+  tx = mpl_jax.scale_by_multilevel_metaplasticity(
+      2.0, levels=LEVELS4, form='threshold')
+  out = np.asarray(tx.update(u, tx.init(w), w)[0]['w'])[0]
+  g = lambda s: 1 - np.tanh(2.0 * s) ** 2
+  h = 1 / 3
+  np.testing.assert_allclose(
+      out, [g((2 / 3 - 0.6) / h), -g(0.6 / h), g((2 / 3 - 0.05) / h),
+            -g(0.05 / h), 1.0, -g((0.7 - 2 / 3) / h),
+            -g((1.4 - 2 / 3) / h)], rtol=1e-4, atol=1e-7)
+
+
+def test_threshold_two_levels_is_the_binary_gate_bit_for_bit():
+  params = small_mlp_params(scale=1.5)
+  grads = random_grads(params, 6)
+  ref = mpl_jax.metaplastic_adam(0.01, 1.35, weight_decay=1e-4)
+  new = multilevel.multilevel_metaplastic_adam(
+      0.01, 1.35, levels=(-1.0, 1.0), form='threshold', weight_decay=1e-4)
+  for tx_ref, tx_new in ((ref, new),):
+    p_ref, p_new = params, params
+    s_ref, s_new = tx_ref.init(params), tx_new.init(params)
+    for g in grads:
+      u_ref, s_ref = tx_ref.update(g, s_ref, p_ref)
+      u_new, s_new = tx_new.update(g, s_new, p_new)
+      chex.assert_trees_all_equal(u_ref, u_new)
+      p_ref = optax.apply_updates(p_ref, u_ref)
+      p_new = optax.apply_updates(p_new, u_new)
+
+
+def test_threshold_form_injects_and_vmaps_meta():
+  params = small_mlp_params(scale=0.8)
+  grads = random_grads(params, 4)
+  kw = dict(levels=LEVELS4, form='threshold')
+  inj = optax.inject_hyperparams(
+      multilevel.multilevel_metaplastic_adam, static_args=('levels', 'form'))(
+          learning_rate=0.05, meta=2.0, **kw)
+
+  def run_with(meta):
+    state = inj.init(params)
+    state.hyperparams['meta'] = meta
+    p = params
+    for g in grads:
+      u, state = inj.update(g, state, p)
+      p = optax.apply_updates(p, u)
+    return p
+
+  metas = [0.0, 3.0]
+  swept = jax.jit(jax.vmap(run_with))(jnp.array(metas))
+  for i, m in enumerate(metas):
+    tx = multilevel.multilevel_metaplastic_adam(0.05, m, **kw)
+    p, s = params, tx.init(params)
+    for g in grads:
+      u, s = tx.update(g, s, p)
+      p = optax.apply_updates(p, u)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], swept), p,
+                                rtol=1e-5, atol=1e-6)
+  assert not np.allclose(swept['dense0']['kernel'][0],
+                         swept['dense0']['kernel'][1])
