@@ -3,6 +3,8 @@ r"""Multi-level metaplasticity where meta x |W_h| spans the gate (issue 20).
   python -m launch.main --config=configs/mnist_fmnist_multilevel_span.py:4,threshold \
       --workdir=runs/mlspan_4_threshold
   python configs/mnist_fmnist_multilevel_span.py runs/mlspan_4_threshold
+  python configs/mnist_fmnist_multilevel_span.py runs/mlspan_4_threshold \
+      runs/mlspan_4_level   # paired comparison of two programs
 
 ``configs/mnist_fmnist_multilevel.py`` sweeps meta over 0..4, but after its
 1000 Adam steps the hidden weights sit at |W_h| ~ 0.2-0.3, so m |W_h| <= ~1
@@ -147,7 +149,32 @@ def report(workdir: str) -> dict:
   return out
 
 
+def compare(workdir_a: str, workdir_b: str) -> dict:
+  """Paired t-test (same seeds) of task A's accuracy after B, b minus a,
+  per meta: two programs (levels or forms) on the same seeds."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  out = {}
+  accs = [np.load(os.path.join(w, 'accuracy.npy'))[:, 1, 0] * 100
+          for w in (workdir_a, workdir_b)]
+  with open(os.path.join(workdir_a, 'config.json')) as f:
+    metas = json.load(f)['sweep']['values']
+  a, b = (x.reshape(len(metas), -1) for x in accs)
+  for i, m in enumerate(metas):
+    diff = b[i] - a[i]
+    t = stats.ttest_rel(b[i], a[i]) if np.any(diff != diff[0]) else (
+        np.nan, np.nan)
+    out[m] = (float(diff.mean()), float(diff.std(ddof=1)), float(t[0]),
+              float(t[1]))
+  return out
+
+
 if __name__ == '__main__':
+  if len(sys.argv) == 3:
+    for meta, (d, sd, t, p) in compare(*sys.argv[1:]).items():
+      print(f'meta {meta:g}: A after B, second - first = {d:.1f} ± {sd:.1f}'
+            f' (paired t = {t:.2f}, p = {p:.2g})')
+    sys.exit()
   for meta, r in report(sys.argv[1]).items():
     line = (f'meta {meta:g}: A before {r["a_before"][0]:.1f} ± '
             f'{r["a_before"][1]:.1f}, A after B {r["a_after"][0]:.1f} ± '
