@@ -215,7 +215,10 @@ def scale_by_multilevel_metaplasticity(
     with 4 levels get nearly the same factor, where the interval form gives
     0.0099 and 1.0 at ``m = 3``); it jumps only at the thresholds, where
     :math:`W_q` itself jumps. With ``levels=(-1, 1)``, :math:`d/h = |W_h|`
-    and it equals the global form.
+    and it equals the global form. For ``L > 2`` a step away from the
+    nearer threshold heads for the other one and is gated too, so hidden
+    weights that start near a threshold stay there: measured, it retains
+    nothing (BUILD.md, issue 20).
 
   The interval and threshold forms are two readings of the paper's
   "meta-function defined over the intervals between quantization levels"
