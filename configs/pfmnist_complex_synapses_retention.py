@@ -26,6 +26,13 @@ exponential a exp(-t/tau) to the memory (least squares on log memory), and
 prints the mean ± std of the parameters, the residuals of both fits, and a
 paired t-test of the chain arm against plain Adam (memory averaged over
 the curve).
+
+Measured (2-core CPU under load, jax 0.10.2, 18 min per program; seeds
+0-4; BUILD.md): with 5 beakers the memory decays as t^-b, b = 0.52 ± 0.07
+(power law better in 4 of 5 seeds), plain Adam's exponentially (tau 6000 ±
+545 steps, 5 of 5), one beaker exponentially (tau 3091 ± 244); the chain
+keeps less of task 1 than Adam (mean memory 24.9 ± 3.5 vs 46.3 ± 1.3 points,
+paired p = 5e-5) and than one beaker (35.6 ± 1.5, p = 0.001).
 """
 
 import json
