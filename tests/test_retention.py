@@ -309,3 +309,21 @@ def test_chain_arm_differs_from_plain_adam_when_its_timescales_fit_the_stream():
   rel_ref = (np.linalg.norm(w_ref[1] - w_ref[0], axis=-1)
              / np.linalg.norm(w_ref[0], axis=-1))
   assert rel_ref.max() < 1e-2, rel_ref
+
+
+def test_span_protocol_gate_measurement():
+  from configs import mnist_fmnist_multilevel_span as span
+  c = span.get_config('4,threshold')
+  assert max(c.sweep['values']) >= 30 and c.optimizer['form'] == 'threshold'
+  w = np.array([[0.05, -0.5, 0.9, -1.3]], np.float32)
+  # Global, two levels: the factor of a step toward zero, 1 - tanh^2(m|w|).
+  np.testing.assert_allclose(
+      span.gate_factors(w, 2.0, (-1.0, 1.0), 'global'),
+      1 - np.tanh(2.0 * np.abs(w)) ** 2, rtol=1e-5, atol=1e-7)
+  # Threshold, 4 levels: the easier of the two directions heading for a
+  # threshold (0.05: down to 0; 0.9 and -1.3: toward +-2/3 only).
+  g = lambda s: 1 - np.tanh(2.0 * s) ** 2
+  np.testing.assert_allclose(
+      span.gate_factors(w, 2.0, LEVELS4, 'threshold'),
+      [[g(0.05 * 3), g((2 / 3 - 0.5) * 3), g((0.9 - 2 / 3) * 3),
+        g((1.3 - 2 / 3) * 3)]], rtol=1e-4, atol=1e-7)
