@@ -1,6 +1,7 @@
 r"""Multi-level metaplasticity where meta x |W_h| spans the gate (issue 20).
 
-  python -m launch.main --config=configs/mnist_fmnist_multilevel_span.py:4,threshold \
+  python -m launch.main \
+      --config=configs/mnist_fmnist_multilevel_span.py:4,threshold \
       --workdir=runs/mlspan_4_threshold
   python configs/mnist_fmnist_multilevel_span.py runs/mlspan_4_threshold
   python configs/mnist_fmnist_multilevel_span.py runs/mlspan_4_threshold \

@@ -39,8 +39,9 @@ significant difference" below tests nothing about complex synapses (issue
 test_chain_arm_differs_from_plain_adam_when_its_timescales_fit_the_stream``
 measures final weights 2e-4 apart, relative, in these units on a toy
 stream). ``configs/pfmnist_complex_synapses_retention.py`` is the protocol
-whose stream spans the chain's timescales. ``--config=configs/split_fmnist_complex_synapses.py:step`` makes
-alpha and beta steps (``time_unit='step'``, not the reference): the chain
+whose stream spans the chain's timescales.
+``--config=configs/split_fmnist_complex_synapses.py:step`` makes alpha and
+beta steps (``time_unit='step'``, not the reference): the chain
 then acts within the stream. The published split-MNIST gain (92.60 ± 0.98
 vs 93.96 ± 0.84, SEM, 10 seeds) is within noise; expected here: no
 significant difference.
