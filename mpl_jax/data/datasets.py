@@ -29,7 +29,7 @@ A dataset that is not prepared and cannot be obtained raises one
 :class:`DatasetNotFoundError` that says how to get it; nothing is substituted.
 Prepared files that cannot be read (damaged, truncated) raise one
 :class:`DatasetReadError` naming the dataset, split, file and the command that
-prepares it again. Both are :class:`DatasetError`\ s.
+prepares it again. Both are :class:`DatasetError` instances.
 
 Images are returned flattened (``[N, H*W*C]``, uint8, in HWC order) and never
 rescaled: pixel scaling is part of the experiment config (divide by

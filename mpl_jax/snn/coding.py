@@ -1,4 +1,4 @@
-"""Poisson rate coding of images into spike trains.
+r"""Poisson rate coding of images into spike trains.
 
 Pixel ``x_i`` (in ``[0, 1]`` after the config's scaling) becomes a Bernoulli
 spike train with, at each step of length ``dt``, spike probability

@@ -1,4 +1,4 @@
-"""Leaky integrate-and-fire neurons with synaptic current (discrete time).
+r"""Leaky integrate-and-fire neurons with synaptic current (discrete time).
 
 The neuron of the eRBP spiking networks of Kudithipudi's group (the backbone
 that mpl_jax uses for TACOS, SPEC-more §2), one step of length ``dt``:
