@@ -76,3 +76,51 @@ def test_two_processes_on_localhost_match_one_process(tmp_path):
   _launch(tmp_path / 'single')
   np.testing.assert_allclose(_acc(tmp_path / 'dist'),
                              _acc(tmp_path / 'single'), atol=0.005)
+
+
+def _launch_two(workdir, extra=(), kill_at=None):
+  """Both processes of a 2-process run on localhost; their outputs."""
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  dist = [f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2']
+  env = _env()
+  if kill_at:
+    env['MPL_JAX_KILL_AT'] = kill_at  # each process kills itself there
+  cmd = [sys.executable, '-m', 'launch.main', f'--workdir={workdir}', *TINY,
+         *extra]
+  procs = [subprocess.Popen(cmd + dist + [f'--process_id={i}'], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+           for i in (1, 0)]
+  return [(p.communicate(timeout=600)[0], p.returncode) for p in procs]
+
+
+def test_two_processes_write_own_shards_and_resume_after_kill(tmp_path):
+  digits = ['--config.data.dataset=digits', '--config.data.scale=0.0625',
+            '--config.data.num_tasks=3']
+  full, part = tmp_path / 'full', tmp_path / 'part'
+  for out, rc in _launch_two(full, digits):
+    assert rc == 0, out[-3000:]
+  # Each process wrote, and hashed, only its own shards.
+  step = full / 'checkpoints' / 'step_000003'
+  with open(step / 'manifest.process_1.json') as f:
+    mine = json.load(f)['files']
+  with open(step / 'manifest.json') as f:
+    main = json.load(f)
+  assert main['num_processes'] == 2
+  assert mine and all('process_1' in rel for rel in mine)
+  assert not any('process_1' in rel for rel in main['files'])
+  assert (step / 'tree' / 'ocdbt.process_1').is_dir()
+  # Both killed (SIGKILL) once task 2's checkpoint is complete, then resumed.
+  for out, rc in _launch_two(part, digits, kill_at='manifest:2'):
+    assert rc == -9, out[-3000:]
+  assert not (part / 'summary.json').exists()
+  results = _launch_two(part, digits)
+  for out, rc in results:
+    assert rc == 0, out[-3000:]
+  assert 'after task 2/3' in results[1][0]
+  for name in ('accuracy.npy', 'curves.npy'):
+    np.testing.assert_array_equal(np.load(full / name), np.load(part / name))
+  with open(full / 'metrics.jsonl') as a, open(part / 'metrics.jsonl') as b:
+    assert a.read() == b.read()
