@@ -129,6 +129,20 @@ def test_checkpoints_are_pruned_and_temp_folders_ignored(tmp_path):
   ck.close()
 
 
+def test_checkpoint_of_another_device_count_is_relaid(tmp_path):
+  ck = checkpoint.Checkpointer(str(tmp_path))
+  padded = {'a': np.arange(12, dtype=np.float32).reshape(4, 3)}  # 3 runs + 1
+  ck.save(1, padded)
+  template = {'a': np.zeros((3, 3), np.float32)}
+  with pytest.raises(ValueError, match='device count'):
+    ck.restore_latest(template)
+  step, tree = ck.restore_latest(template,
+                                 relayout=lambda t: {'a': t['a'][:3]})
+  assert step == 1
+  np.testing.assert_array_equal(tree['a'], padded['a'][:3])
+  ck.close()
+
+
 def test_resume_after_damaged_checkpoint_equals_uninterrupted(tmp_path):
   c = tiny_config()
   full = train.train_and_evaluate(c, str(tmp_path / 'full'))
@@ -178,7 +192,8 @@ def test_lock_refuses_a_second_run_and_is_freed_by_a_kill(tmp_path):
 
 
 @pytest.mark.parametrize('content, said', [
-    ('', 'its lock file is empty'), ('{"pid": 1', 'its lock file is unreadable')])
+    ('', 'its lock file is empty'),
+    ('{"pid": 1', 'its lock file is unreadable')])
 def test_busy_lock_with_empty_or_unreadable_file_says_so(tmp_path, content,
                                                          said):
   import fcntl  # pylint: disable=g-import-not-at-top

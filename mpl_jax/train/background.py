@@ -5,11 +5,12 @@ shards of the state to the host and, off the CPU, writes them in its own
 thread: :mod:`mpl_jax.train.checkpoint`) and hands the rest to
 :class:`BackgroundWriter`: waiting for that checkpoint and writing its
 manifest, then (process 0) the outputs and TensorBoard from a copy of the
-run record, so the files are written while the devices run the next task. Jobs run one at a time, in order; a new job waits for the
-previous one, so at most one task's save is ever pending and a failed save
-is raised on the next :meth:`submit` or :meth:`wait` (it is never silently
-dropped). :meth:`wait` before reading what was saved (resume messages, the
-end of the run).
+run record, so the files are written while the devices run the next task.
+Jobs run one at a time, in order; a new job waits for the previous one, so
+at most one task's save is ever pending and a failed save is raised on the
+next :meth:`submit` or :meth:`wait` (it is never silently dropped).
+:meth:`wait` before reading what was saved (resume messages, the end of the
+run).
 """
 
 from __future__ import annotations

@@ -173,8 +173,9 @@ def check_config(workdir: str, config: dict,
     diff = ckpt_lib.config_diff(old, config)
     if diff:
       raise ckpt_lib.ConfigMismatch(
-          f'{workdir} holds a run of a different config ({"; ".join(diff)}): use '
-          'a new --workdir, or the config that wrote it to resume.')
+          f'{workdir} holds a run of a different config '
+          f'({"; ".join(diff)}): use a new --workdir, or the config that '
+          'wrote it to resume.')
   if ckpt is not None:
     ckpt.check_config(config)
   if os.path.exists(path) or not write:
