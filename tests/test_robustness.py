@@ -127,6 +127,9 @@ def test_checkpoints_are_pruned_and_temp_folders_ignored(tmp_path):
   with pytest.raises(ValueError, match='another config'):
     ck.restore_latest({'a': np.zeros((3, 3))})
   ck.close()
+  # The next run's checkpointer removes it.
+  checkpoint.Checkpointer(str(tmp_path)).close()
+  assert sorted(os.listdir(tmp_path)) == ['step_000002', 'step_000003']
 
 
 def test_checkpoint_of_another_device_count_is_relaid(tmp_path):
