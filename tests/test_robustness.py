@@ -27,28 +27,57 @@ from mpl_jax.train import workdir as workdir_lib
 
 def _tree():
   return {'a': np.arange(6, dtype=np.float32).reshape(2, 3),
-          'b': (np.int32(3), np.ones(4, np.uint32))}
+          'b': (np.asarray(3, np.int32), np.ones(4, np.uint32))}
+
+
+def _data_file(path):
+  """The largest shard file of checkpoint folder ``path``."""
+  files = [os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs
+           if os.sep + 'd' + os.sep in os.path.join(r, f)]
+  return max(files, key=os.path.getsize)
 
 
 def _truncate(path):
-  f = os.path.join(path, 'arrays.npz')
+  f = _data_file(path)
   with open(f, 'rb') as fh:
     data = fh.read()
   with open(f, 'wb') as fh:
     fh.write(data[:len(data) // 2])
 
 
+def _bit_flip(path):
+  f = _data_file(path)
+  with open(f, 'r+b') as fh:
+    fh.seek(os.path.getsize(f) // 2)
+    byte = fh.read(1)[0]
+    fh.seek(-1, 1)
+    fh.write(bytes([byte ^ 0x10]))
+
+
 def _empty_manifest(path):
-  open(os.path.join(path, 'manifest.json'), 'w').close()
+  open(os.path.join(path, checkpoint.MANIFEST), 'w').close()
+
+
+def _list_manifest(path):
+  with open(os.path.join(path, checkpoint.MANIFEST), 'w') as f:
+    json.dump([1, 2], f)
+
+
+def _missing_manifest(path):
+  os.remove(os.path.join(path, checkpoint.MANIFEST))
 
 
 def _missing_data(path):
-  os.remove(os.path.join(path, 'arrays.npz'))
+  os.remove(_data_file(path))
 
 
 @pytest.mark.parametrize('damage, why', [
-    (_truncate, 'checksum'), (_empty_manifest, 'manifest.json is unreadable'),
-    (_missing_data, 'arrays.npz is missing')])
+    (_truncate, 'does not match its checksum'),
+    (_bit_flip, 'does not match its checksum'),
+    (_empty_manifest, 'manifest.json is unreadable'),
+    (_list_manifest, 'not a manifest object'),
+    (_missing_manifest, 'manifest.json is missing'),
+    (_missing_data, 'is missing')])
 def test_damaged_latest_checkpoint_falls_back(tmp_path, caplog, damage, why):
   ck = checkpoint.Checkpointer(str(tmp_path))
   t1, t2 = _tree(), jax.tree.map(lambda x: x + 1, _tree())
@@ -57,23 +86,64 @@ def test_damaged_latest_checkpoint_falls_back(tmp_path, caplog, damage, why):
   step, tree = ck.restore_latest(_tree())
   assert step == 2
   jax.tree.map(np.testing.assert_array_equal, tree, t2)
+  size = os.path.getsize(_data_file(str(tmp_path / 'step_000002')))
   damage(str(tmp_path / 'step_000002'))
+  if damage is _bit_flip:  # same size: only the checksum can tell
+    assert os.path.getsize(_data_file(str(tmp_path / 'step_000002'))) == size
   with caplog.at_level(logging.WARNING):
     step, tree = ck.restore_latest(_tree())
   assert step == 1
   jax.tree.map(np.testing.assert_array_equal, tree, t1)
   msgs = [r.getMessage() for r in caplog.records if 'damaged' in r.getMessage()]
   assert len(msgs) == 1 and 'task 2' in msgs[0] and why in msgs[0]
+  assert ck.steps() == [1]  # the damaged one is gone: task 2 can be saved
+  ck.save(2, t2)
+  assert ck.restore_latest(_tree())[0] == 2
+  ck.close()
+
+
+def test_every_checkpoint_damaged_says_so(tmp_path, caplog):
+  ck = checkpoint.Checkpointer(str(tmp_path))
+  ck.save(1, _tree())
+  ck.save(2, _tree())
+  ck.wait()  # step 2's manifest is written once its save is complete
+  _bit_flip(str(tmp_path / 'step_000001'))
+  _missing_manifest(str(tmp_path / 'step_000002'))
+  with caplog.at_level(logging.WARNING):
+    assert ck.restore_latest(_tree()) == (0, None)
+  assert 'no intact checkpoint left, starting from task 1' in caplog.text
+  assert ck.steps() == []
+  ck.close()
 
 
 def test_checkpoints_are_pruned_and_temp_folders_ignored(tmp_path):
   ck = checkpoint.Checkpointer(str(tmp_path), max_to_keep=2)
   for s in (1, 2, 3):
     ck.save(s, _tree())
-  os.makedirs(tmp_path / 'step_000004.tmp')  # a kill during a save
+  ck.wait()
+  # A kill during orbax's write leaves a temporary folder.
+  os.makedirs(tmp_path / 'step_000004.orbax-checkpoint-tmp-1234')
   assert ck.steps() == [2, 3]
   with pytest.raises(ValueError, match='another config'):
     ck.restore_latest({'a': np.zeros((3, 3))})
+  ck.close()
+  # The next run's checkpointer removes it.
+  checkpoint.Checkpointer(str(tmp_path)).close()
+  assert sorted(os.listdir(tmp_path)) == ['step_000002', 'step_000003']
+
+
+def test_checkpoint_of_another_device_count_is_relaid(tmp_path):
+  ck = checkpoint.Checkpointer(str(tmp_path))
+  padded = {'a': np.arange(12, dtype=np.float32).reshape(4, 3)}  # 3 runs + 1
+  ck.save(1, padded)
+  template = {'a': np.zeros((3, 3), np.float32)}
+  with pytest.raises(ValueError, match='device count'):
+    ck.restore_latest(template)
+  step, tree = ck.restore_latest(template,
+                                 relayout=lambda t: {'a': t['a'][:3]})
+  assert step == 1
+  np.testing.assert_array_equal(tree['a'], padded['a'][:3])
+  ck.close()
 
 
 def test_resume_after_damaged_checkpoint_equals_uninterrupted(tmp_path):
@@ -91,33 +161,66 @@ def test_resume_after_damaged_checkpoint_equals_uninterrupted(tmp_path):
 
 # -- the workdir -------------------------------------------------------------
 
-def test_lock_refuses_a_second_run_and_recovers_a_stale_one(tmp_path):
+_HOLD = ('import sys, time; from mpl_jax.train import workdir as w\n'
+         'with w.locked(sys.argv[1]):\n'
+         '  print("held", flush=True); time.sleep(60)')
+
+
+def _holder(path):
+  """A live process holding the lock of ``path``."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  p = subprocess.Popen([sys.executable, '-c', _HOLD, str(path)],
+                       stdout=subprocess.PIPE, text=True,
+                       env=dict(os.environ, PYTHONPATH=root))
+  assert p.stdout.readline().strip() == 'held'
+  return p
+
+
+def test_lock_refuses_a_second_run_and_is_freed_by_a_kill(tmp_path):
   with workdir_lib.locked(str(tmp_path)):
     with pytest.raises(workdir_lib.WorkdirBusy, match=f'pid {os.getpid()}'):
       with workdir_lib.locked(str(tmp_path)):
         pass
   assert not os.path.exists(tmp_path / workdir_lib.LOCK)
-  # A lock whose process is gone (a crash) is taken over.
-  dead = subprocess.Popen([sys.executable, '-c', 'pass'])
-  dead.wait()
+  holder = _holder(tmp_path)
+  with pytest.raises(workdir_lib.WorkdirBusy, match=f'pid {holder.pid} on'):
+    with workdir_lib.locked(str(tmp_path)):
+      pass
+  holder.kill()  # as kill -9: the kernel releases the lock, its file stays
+  holder.wait()
+  assert os.path.exists(tmp_path / workdir_lib.LOCK)
+  with workdir_lib.locked(str(tmp_path)):
+    with open(tmp_path / workdir_lib.LOCK) as f:
+      assert json.load(f)['pid'] == os.getpid()
+
+
+@pytest.mark.parametrize('content, said', [
+    ('', 'its lock file is empty'),
+    ('{"pid": 1', 'its lock file is unreadable')])
+def test_busy_lock_with_empty_or_unreadable_file_says_so(tmp_path, content,
+                                                         said):
+  import fcntl  # pylint: disable=g-import-not-at-top
   with open(tmp_path / workdir_lib.LOCK, 'w') as f:
-    json.dump({'pid': dead.pid, 'host': os.uname().nodename}, f)
+    f.write(content)
+    f.flush()
+    fcntl.flock(f, fcntl.LOCK_EX)  # held, as by a run that crashed writing
+    with pytest.raises(workdir_lib.WorkdirBusy, match=said):
+      with workdir_lib.locked(str(tmp_path)):
+        pass
+  # An empty lock nobody holds (a crash between create and write) is taken.
   with workdir_lib.locked(str(tmp_path)):
     pass
 
 
 def test_busy_workdir_refused_before_training(tmp_path):
-  holder = subprocess.Popen([sys.executable, '-c',
-                             'import time; time.sleep(60)'])
+  holder = _holder(tmp_path)
   try:
-    with open(tmp_path / workdir_lib.LOCK, 'w') as f:
-      json.dump({'pid': holder.pid, 'host': os.uname().nodename,
-                 'started': 'now'}, f)
     with pytest.raises(workdir_lib.WorkdirBusy, match=str(holder.pid)):
       train.train_and_evaluate(tiny_config(), str(tmp_path))
     assert not os.path.exists(tmp_path / 'config.json')
   finally:
     holder.kill()
+    holder.wait()
 
 
 def test_failure_before_first_checkpoint_leaves_nothing_blocking(tmp_path):

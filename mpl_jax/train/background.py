@@ -1,13 +1,16 @@
 """One background writer for the per-task saves.
 
-After each task the trainer copies what it saves to the host (train state,
-run record) and hands the writing (checkpoint, outputs, TensorBoard) to
-:class:`BackgroundWriter`, so the files are written while the devices run
-the next task. Jobs run one at a time, in order; a new job waits for the
-previous one, so at most one task's save is ever pending and a failed save
-is raised on the next :meth:`submit` or :meth:`wait` (it is never silently
-dropped). :meth:`wait` before reading what was saved (resume messages, the
-end of the run).
+After each task every process starts its checkpoint (orbax copies its own
+shards of the state to the host and, off the CPU, writes them in its own
+thread: :mod:`mpl_jax.train.checkpoint`) and hands the rest to
+:class:`BackgroundWriter`: waiting for that checkpoint and writing its
+manifest, then (process 0) the outputs and TensorBoard from a copy of the
+run record, so the files are written while the devices run the next task.
+Jobs run one at a time, in order; a new job waits for the previous one, so
+at most one task's save is ever pending and a failed save is raised on the
+next :meth:`submit` or :meth:`wait` (it is never silently dropped).
+:meth:`wait` before reading what was saved (resume messages, the end of the
+run).
 """
 
 from __future__ import annotations

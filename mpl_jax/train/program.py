@@ -176,8 +176,9 @@ def put(layout: Layout, x: Any, per_run: bool) -> jax.Array:
 
 
 def fetch(layout: Layout, tree: PyTree) -> PyTree:
-  """Device arrays to host numpy, every process seeing every run (padding
-  dropped from per-run leaves)."""
+  """Device arrays to host numpy, every process seeing every run: for the
+  small per-task outputs (the state is never gathered: each process
+  checkpoints its own shards, :mod:`mpl_jax.train.checkpoint`)."""
   if jax.process_count() > 1:
     tree = multihost_utils.process_allgather(tree, tiled=True)
   return jax.tree.map(np.asarray, tree)

@@ -173,12 +173,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   """
   validate.validate_config(config)
   primary = jax.process_index() == 0
-  os.makedirs(workdir, exist_ok=True)
+  workdir_lib.prepare(workdir)
   lock = workdir_lib.locked(workdir) if primary else contextlib.nullcontext()
   with lock, _sigterm_as_interrupt():
-    created = primary and outputs.check_or_write_config(workdir, config)
-    ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, 'checkpoints'))
+    ckpt = ckpt_lib.Checkpointer(
+        os.path.join(workdir, 'checkpoints'),
+        config=workdir_lib.config_json(config),
+        async_save=jax.default_backend() != 'cpu')
+    created = False
     try:
+      created = workdir_lib.check_config(workdir, ckpt.config, ckpt,
+                                         write=primary)
+      workdir_lib.check_writable(
+          [ckpt.directory] + [os.path.join(workdir, 'tensorboard')] * (
+              primary and config.protocol.tensorboard),
+          [os.path.join(workdir, 'metrics.jsonl')] * primary)
       return _train(config, workdir, ckpt, primary, _interrupt_after_task)
     except BaseException as e:
       if created and not ckpt.steps():
@@ -195,6 +204,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
             f'Tasks 1..{done} are saved in {workdir}: rerun the same command '
             'to resume.' if done else 'No task was completed; nothing saved.')
       raise
+    finally:
+      ckpt.close()
 
 
 def _train(config, workdir, ckpt, primary, interrupt_after):
@@ -237,10 +248,14 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                                       epochs if per_epoch else 1, evaluators)
   host = lambda tree: program_lib.trim(layout, program_lib.fetch(layout,
                                                                  tree))
-  template = dict(state=host(state), record=record.tree())
-  start, restored = ckpt.restore_latest(template)
+  # Restored straight onto the state's sharding (each process its shards);
+  # saved for another device count: through the host, re-padded.
+  start, restored = ckpt.restore_latest(
+      dict(state=state, record=record.tree()),
+      relayout=lambda tree: dict(tree, state=jax.tree.map(
+          put_runs, program_lib.trim(layout, tree['state']))))
   if restored is not None:
-    state = jax.tree.map(put_runs, restored['state'])
+    state = restored['state']
     record = record_lib.RunRecord.from_tree(restored['record'])
     logging.info('Resumed %s after task %d/%d.', workdir, start, n_tasks)
   else:
@@ -274,12 +289,14 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       last_plot[:] = [time.time(), time.time() - t0]
     return out
 
-  def save_job(t, host_state, rec):
+  def save_job(t, rec):
     def job():
-      ckpt.save(t + 1, dict(state=host_state, record=rec.tree()))
-      write(t + 1, rec, final=False)
-      if tb is not None:
-        tb.task(t, rec)
+      ckpt.wait()  # the checkpoint complete, verified by its manifest
+      if primary:
+        write(t + 1, rec, final=False)
+        if tb is not None:
+          tb.task(t, rec)
+      ckpt_lib.kill_point('job', t + 1)
     return job
 
   # Each task's files are written in the background while the devices run
@@ -302,16 +319,13 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       dt = time.time() - t0
       health.check_finite(record, t, layout, workdir)
       health.warn_divergence(record, t, layout, stream, p.divergence_factor)
-      host_state = host(state)  # every process takes part in the gather
-      if primary:
-        rec = record
-        if saver.enabled:
-          # A save that outlives this iteration needs owned copies: on CPU
-          # np.asarray may view a buffer the next task's program reuses,
-          # and the record is filled in place.
-          host_state = jax.tree.map(np.array, host_state)
-          rec = record.copy()
-        saver.submit(save_job(t, host_state, rec))
+      # Every process writes its own shards (orbax copies them to the host
+      # before the next task reuses the buffers); a save that outlives this
+      # iteration needs its own copy of the record, filled in place.
+      saver.wait()
+      rec = record.copy() if saver.enabled else record
+      ckpt.save(t + 1, dict(state=state, record=rec.tree()))
+      saver.submit(save_job(t, rec))
       steps = (p.steps_per_task or epochs * (
           data.train_sizes[t] // learner.batch_size))
       samples = steps * learner.batch_size * layout.num_runs
