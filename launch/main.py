@@ -19,8 +19,8 @@ the traceback (``launch/_cli.py``; BUILD.md lists the lines).
 Runs (seeds x swept values) are laid over every local device. Over several
 hosts, start the same command on each with
 ``--coordinator_address=HOST0:PORT --num_processes=N --process_id=I``
-(process 0 writes the outputs and checkpoints; the workdir must be on a
-shared filesystem for a resume), e.g. two hosts::
+(process 0 writes the outputs, each process its own checkpoint shards; the
+workdir must be on a shared filesystem for a resume), e.g. two hosts::
 
   host0$ python -m launch.main --config=configs/pfmnist_meta.py \
       --workdir=/shared/runs/pfm --coordinator_address=host0:12345 \
@@ -129,13 +129,14 @@ def check_workdir(config, workdir) -> None:
     return
   with open(path) as f:
     old = json.load(f)
+  from mpl_jax import config_checks  # pylint: disable=g-import-not-at-top
   new = json.loads(config.to_json_best_effort())
-  diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+  diff = config_checks.config_diff(old, new)
   if diff:
     raise _cli.Refusal(
-        f'--workdir={workdir} holds a run with another config (differs in '
-        f'config.{", config.".join(diff)}); use a new --workdir or restore '
-        'the config to resume.')
+        f'--workdir={workdir} holds a run with another config ('
+        f'{"; ".join(diff)}); use a new --workdir or restore the config to '
+        'resume.')
 
 
 def notes(config) -> list[str]:
@@ -223,4 +224,6 @@ def main(argv):
 if __name__ == '__main__':
   _cli.run(main, check=check_flags,
            refusals=('mpl_jax.train.workdir:WorkdirBusy',
+                     'mpl_jax.train.workdir:WorkdirError',
+                     'mpl_jax.train.checkpoint:ConfigMismatch',
                      'mpl_jax.data.datasets:DatasetError'))

@@ -30,3 +30,19 @@ def choice(cfg, path, choices):
   if v not in choices:
     raise ConfigError(f'config.{path} must be one of {choices}, got {v!r}.')
   return v
+
+
+def config_diff(old: Any, new: Any, prefix: str = '') -> list[str]:
+  """``'a.b: old -> new'`` for each leaf field that differs."""
+  if isinstance(old, dict) and isinstance(new, dict):
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+      name = f'{prefix}.{k}' if prefix else str(k)
+      if k not in old:
+        out.append(f'{name}: (absent) -> {new[k]!r}')
+      elif k not in new:
+        out.append(f'{name}: {old[k]!r} -> (absent)')
+      else:
+        out += config_diff(old[k], new[k], name)
+    return out
+  return [] if old == new else [f'{prefix or "config"}: {old!r} -> {new!r}']

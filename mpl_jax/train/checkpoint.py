@@ -57,6 +57,8 @@ import orbax.checkpoint as ocp
 
 from jax.experimental import multihost_utils
 
+from mpl_jax.config_checks import config_diff
+
 MANIFEST = 'manifest.json'
 _OWNER = re.compile(r'(?:^|\.)process_(\d+)$')
 _ITEM = 'tree'
@@ -91,22 +93,6 @@ def _sha256(path: str) -> str:
     for block in iter(lambda: f.read(1 << 20), b''):
       h.update(block)
   return h.hexdigest()
-
-
-def config_diff(old: Any, new: Any, prefix: str = '') -> list[str]:
-  """``'a.b: old -> new'`` for each leaf field that differs."""
-  if isinstance(old, dict) and isinstance(new, dict):
-    out = []
-    for k in sorted(set(old) | set(new), key=str):
-      name = f'{prefix}.{k}' if prefix else str(k)
-      if k not in old:
-        out.append(f'{name}: (absent) -> {new[k]!r}')
-      elif k not in new:
-        out.append(f'{name}: {old[k]!r} -> (absent)')
-      else:
-        out += config_diff(old[k], new[k], name)
-    return out
-  return [] if old == new else [f'{prefix or "config"}: {old!r} -> {new!r}']
 
 
 def _write_json(path: str, obj: Any) -> None:
