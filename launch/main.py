@@ -32,8 +32,9 @@ result), ``config.program = 'continual'`` (the continual-learning trainer):
 
   default (the base the others override), quickstart, pmnist_meta,
   pmnist_fp, pfmnist_meta, mnist_fmnist, mnist_fmnist_beakers,
-  mnist_fmnist_multilevel, split_fmnist_engram,
-  split_fmnist_complex_synapses, split_fmnist_tacos, pmnist_mesu,
+  mnist_fmnist_multilevel, mnist_fmnist_multilevel_span,
+  split_fmnist_engram, split_fmnist_complex_synapses,
+  pfmnist_complex_synapses_retention, split_fmnist_tacos, pmnist_mesu,
   pfmnist_mesu, fmnist_ood_mesu, mesu_width_study, reference_laborieux,
   reference_mesu, items_flexibility.
 
@@ -135,7 +136,8 @@ def check_workdir(config, workdir) -> None:
   if diff:
     raise _cli.Refusal(
         f'--workdir={workdir} holds a run with another config ('
-        f'{"; ".join(diff)}); use a new --workdir or restore the config to '
+        f'{config_checks.describe_diff(diff)}); use a new --workdir or restore '
+        'the config to '
         'resume.')
 
 

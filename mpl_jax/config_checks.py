@@ -32,17 +32,30 @@ def choice(cfg, path, choices):
   return v
 
 
+def _short(value: Any, width: int = 40) -> str:
+  text = repr(value)
+  return text if len(text) <= width else text[:width - 3] + '...'
+
+
 def config_diff(old: Any, new: Any, prefix: str = '') -> list[str]:
-  """``'a.b: old -> new'`` for each leaf field that differs."""
+  """``'a.b: old -> new'`` for each leaf field that differs (long values
+  shortened to 40 characters)."""
   if isinstance(old, dict) and isinstance(new, dict):
     out = []
     for k in sorted(set(old) | set(new), key=str):
       name = f'{prefix}.{k}' if prefix else str(k)
       if k not in old:
-        out.append(f'{name}: (absent) -> {new[k]!r}')
+        out.append(f'{name}: (absent) -> {_short(new[k])}')
       elif k not in new:
-        out.append(f'{name}: {old[k]!r} -> (absent)')
+        out.append(f'{name}: {_short(old[k])} -> (absent)')
       else:
         out += config_diff(old[k], new[k], name)
     return out
-  return [] if old == new else [f'{prefix or "config"}: {old!r} -> {new!r}']
+  return [] if old == new else [
+      f'{prefix or "config"}: {_short(old)} -> {_short(new)}']
+
+
+def describe_diff(diff: list[str], limit: int = 6) -> str:
+  """The first ``limit`` entries of :func:`config_diff`, then a count."""
+  more = len(diff) - limit
+  return '; '.join(diff[:limit]) + (f'; and {more} more' if more > 0 else '')

@@ -7,6 +7,7 @@ tests/test_cli.py`` prints the Markdown table of BUILD.md ("Bad inputs").
 """
 
 import glob
+import json
 import os
 import re
 import subprocess
@@ -138,7 +139,16 @@ def test_missing_workdir_and_busy_or_other_workdir(tmp_path):
   (w / 'config.json').write_text('{"name": "another run"}')
   line = _refusal(_run([QUICK, '--dry_run'], w))
   assert line.startswith(f'--workdir={w} holds a run with another config')
-  assert 'config.name' in line
+  assert "name: 'another run' -> 'quickstart'" in line
+  # One leaf changed: the line names that leaf, old and new values.
+  sys.path.insert(0, ROOT)
+  from configs import quickstart  # pylint: disable=g-import-not-at-top
+  old = json.loads(quickstart.get_config().to_json_best_effort())
+  old['optimizer']['learning_rate'] = 0.125
+  (w / 'config.json').write_text(json.dumps(old))
+  line = _refusal(_run([QUICK, '--dry_run'], w))
+  assert 'optimizer.learning_rate: 0.125 -> ' in line, line
+  assert 'protocol' not in line, line
 
 
 def test_only_check_args_validates_the_config(tmp_path):

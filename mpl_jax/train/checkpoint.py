@@ -57,6 +57,7 @@ import orbax.checkpoint as ocp
 
 from jax.experimental import multihost_utils
 
+from mpl_jax import config_checks
 from mpl_jax.config_checks import config_diff
 
 MANIFEST = 'manifest.json'
@@ -288,7 +289,8 @@ class Checkpointer:
         diff = config_diff(m.get('config'), config)
         raise ConfigMismatch(
             f'{os.path.dirname(self.directory)} holds checkpoints of a '
-            f'different config ({"; ".join(diff) or "its hash differs"}): '
+            'different config '
+            f'({config_checks.describe_diff(diff) or "its hash differs"}): '
             'use a new --workdir, or the config that wrote them to resume.')
       return
 

@@ -22,6 +22,7 @@ from typing import Iterator, Optional
 
 from absl import logging
 
+from mpl_jax import config_checks
 from mpl_jax.train import checkpoint as ckpt_lib
 
 LOCK = 'run.lock'
@@ -174,7 +175,7 @@ def check_config(workdir: str, config: dict,
     if diff:
       raise ckpt_lib.ConfigMismatch(
           f'{workdir} holds a run of a different config '
-          f'({"; ".join(diff)}): use a new --workdir, or the config that '
+          f'({config_checks.describe_diff(diff)}): use a new --workdir, or the config that '
           'wrote it to resume.')
   if ckpt is not None:
     ckpt.check_config(config)
