@@ -148,6 +148,10 @@ def test_erbp_learner_runs_end_to_end_through_the_trainer(tmp_path):
   assert summary['tasks_completed'] == 2
   # Learners share one convention: init from the run's seed.
   learner = train.make_learner(c, train.build_stream(c, [0]), None)
+  assert isinstance(learner, interfaces.Learner)
+  gradient = _two_tasks()
+  assert isinstance(train.make_learner(
+      gradient, train.build_stream(gradient, [0]), None), interfaces.Learner)
   a, b = learner.init(0), learner.init(1)
   assert not np.allclose(a.params['hidden'], b.params['hidden'])
   np.testing.assert_array_equal(a.params['hidden'],
