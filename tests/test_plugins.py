@@ -4,6 +4,7 @@ end, validation across plugins, no import circle, module sizes."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 
@@ -239,3 +240,34 @@ def test_validate_and_the_trainer_name_no_protocol():
     src = _code(module)
     for word in ('items', 'ood_auc', 'erbp', 'spiking', 'permuted'):
       assert not re.search(rf'(?<!\.)\b{word}\b', src), (module, word)
+
+
+# ----------------------------------------------------------------- hooks
+def _outputs(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    rows = [json.loads(line) for line in f]
+  with open(os.path.join(workdir, 'summary.json')) as f:
+    summary = json.load(f)
+  return np.load(os.path.join(workdir, 'accuracy.npy')), rows, summary
+
+
+def test_background_hooks_write_what_blocking_hooks_write(tmp_path):
+  """The hooks' jobs run in the background writer or inline: the same files;
+  a background run interrupted after task 1 resumes to the same files."""
+  blocking = _two_tasks(**{'protocol.save_mode': 'blocking'})
+  train.train_and_evaluate(blocking, str(tmp_path / 'blocking'))
+  bg = _two_tasks(**{'protocol.save_mode': 'background'})
+  part = str(tmp_path / 'background')
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(bg, part, _interrupt_after_task=1)
+  assert len(_outputs(part)[1]) == 1  # task 1's row, written by its job
+  train.train_and_evaluate(bg, part)
+  acc_b, rows_b, summ_b = _outputs(str(tmp_path / 'blocking'))
+  acc_g, rows_g, summ_g = _outputs(part)
+  np.testing.assert_array_equal(acc_b, acc_g)
+  assert rows_b == rows_g and len(rows_b) == 2
+  assert summ_b == summ_g
+  with open(os.path.join(part, 'timing.json')) as f:
+    timing = json.load(f)
+  assert [x['task'] for x in timing['tasks']] == [2]  # this process's tasks
+  assert all(x['total_s'] >= x['program_s'] > 0 for x in timing['tasks'])
