@@ -2,12 +2,15 @@
 
 The loop (:mod:`mpl_jax.train.train`) runs one task's program, adds its
 outputs to the :class:`~mpl_jax.train.record.RunRecord` and hands ``(task,
-state, record)`` to each hook in order. A hook does its host work at once
-and may return a *job* (a function of no arguments) that writes files: the
-loop runs the jobs of a task in order, in the background writer
-(:mod:`mpl_jax.train.background`) while the devices run the next task, or
-before it starts (``protocol.save_mode``). The record a job sees is the
-loop's snapshot of that task (a copy when jobs run in the background).
+state, record)`` to each hook in order (:meth:`Hook.after_task`). A hook
+does its host work at once and may return a *job* (a function of no
+arguments) that writes files: the loop hands the jobs of a task, in order,
+to the background writer (:mod:`mpl_jax.train.background`), which runs them
+while the devices run the next task, or at once (``protocol.save_mode``).
+Then each hook reports the task (:meth:`Hook.report`: log lines), so a task
+reported done is one a clean stop (Ctrl-C, SIGTERM) keeps: the writer
+finishes its jobs before the run stops. The record a job sees is the loop's
+snapshot of that task (a copy when jobs run in the background).
 
 Hooks: :class:`Progress` (timing.json, ETA), :class:`Health` (a non-finite
 loss stops the run, divergence is logged), :class:`Checkpoint` (state and
@@ -44,6 +47,10 @@ class Hook:
   def after_task(self, t: int, state: Any, record) -> Job:
     del t, state, record
     return None
+
+  def report(self, t: int, record) -> None:
+    """After the task's jobs were handed to the writer."""
+    del t, record
 
   def close(self) -> None:
     """After the loop, whatever happened (in the loop's ``finally``)."""
@@ -86,19 +93,23 @@ class Progress(Hook):
     outputs.write_json(self.path, self.timing)
 
   def after_task(self, t, state, record):
-    now = time.time()
-    dt, samples = now - self.t0, self.samples(t)
+    dt = time.time() - self.t0
     self.timing['tasks'].append(dict(task=t + 1, program_s=dt, total_s=dt,
-                                     samples=samples))
+                                     samples=self.samples(t)))
+    return None
+
+  def report(self, t, record):
+    now = time.time()
+    self.timing['tasks'][-1]['total_s'] = now - self.t0  # until the next
     if self.primary:
       self._write(now)
+    dt, samples = self.timing['tasks'][-1]['program_s'], self.samples(t)
     done = len(self.timing['tasks'])
     eta = (now - self.t_run) / done * (self.n_tasks - t - 1)
     logging.info('task %d/%d (%s) done in %.1fs: %.0f training samples/s '
                  '(all %d runs), ETA %.0fs', t + 1, self.n_tasks,
                  self.names[t], dt, samples / max(dt, 1e-9),
                  record.accuracy.shape[0], eta)
-    return None
 
   def close(self):
     if self.t_run is not None:
@@ -174,7 +185,7 @@ class Metrics(Hook):
   (now) and to metrics.jsonl and TensorBoard (in the task's job)."""
 
   def __init__(self, workdir, run_info, tensorboard: bool):
-    self.info, self.started = run_info, False
+    self.info, self.started, self.last = run_info, False, None
     self.log = mw.LogSink()
     self.jsonl = mw.JsonlSink(workdir)
     self.tb = (mw.TensorBoardSink(workdir, run_info['groups'])
@@ -188,9 +199,8 @@ class Metrics(Hook):
 
   def after_task(self, t, state, record):
     i = self.info
-    m = mw.task_metrics(record, t, i['groups'], i['task_names'], i['seeds'],
-                        i['values'], i['sweep_name'])
-    self.log.write(m)
+    m = self.last = mw.task_metrics(record, t, i['groups'], i['task_names'],
+                                    i['seeds'], i['values'], i['sweep_name'])
     # The first write of this process rewrites every row up to task t.
     earlier = None if self.started else self._rows(record, range(t))
     self.started = True
@@ -202,6 +212,9 @@ class Metrics(Hook):
       if self.tb is not None:
         self.tb.write(m)
     return job
+
+  def report(self, t, record):
+    self.log.write(self.last)
 
   def final(self, done, record) -> None:
     """A run resumed after its last task rewrites metrics.jsonl whole."""

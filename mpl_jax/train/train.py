@@ -144,21 +144,8 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
   saver = background.BackgroundWriter(enabled=p.save_mode == 'background' or (
       p.save_mode == 'auto' and backend != 'cpu'))
   owned = saver.enabled and primary  # jobs outlive the task: copies
-  info = run.info
-  steps = lambda t: p.steps_per_task or run.epochs * (
-      run.data.train_sizes[t] // run.learner.batch_size)
-  hooks = [hooks_lib.Progress(
-      workdir, t_setup, n_tasks, info['task_names'],
-      lambda t: steps(t) * run.learner.batch_size * run.layout.num_runs,
-      primary),
-           hooks_lib.Health(run.layout, run.stream, workdir,
-                            p.divergence_factor),
-           hooks_lib.Checkpoint(ckpt, run.layout, primary, owned)]
-  outs = hooks_lib.Outputs(workdir, info, run.evaluators, config.plot,
-                           config.name)
-  metrics = hooks_lib.Metrics(workdir, info, p.tensorboard)
-  if primary:
-    hooks += [outs, metrics]
+  hooks, outs, metrics = _hooks(config, run, workdir, ckpt, primary, owned,
+                                t_setup)
   try:
     for t in range(start, n_tasks):
       for h in hooks:
@@ -169,6 +156,8 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
       snap = record.copy() if owned else record
       jobs = [j for j in (h.after_task(t, state, snap) for h in hooks) if j]
       saver.submit(lambda jobs=jobs: [j() for j in jobs])
+      for h in hooks:  # once a task is reported, a clean stop keeps it
+        h.report(t, snap)
       if interrupt_after is not None and t + 1 >= interrupt_after:
         raise KeyboardInterrupt(f'interrupted after task {t + 1} (test hook)')
   except BaseException:
@@ -183,8 +172,9 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
     metrics.final(n_tasks, record)
     summ = outs.final(n_tasks, record)
   else:
-    summ = record_lib.summary(record, n_tasks, info['groups'], info['seeds'],
-                              info['sweep_name'], run.evaluators)
+    i = run.info
+    summ = record_lib.summary(record, n_tasks, i['groups'], i['seeds'],
+                              i['sweep_name'], run.evaluators)
   logging.info('Finished %d tasks x %d runs. Mean ± std over seeds:\n%s\n'
                'Outputs in %s (summary.json, %smetrics.jsonl, accuracy.npy%s).',
                n_tasks, run.layout.num_runs, record_lib.summary_table(summ),
@@ -192,6 +182,24 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                'accuracy.png, ' if config.plot else '',
                ', tensorboard/' if p.tensorboard else '')
   return summ
+
+
+def _hooks(config, run, workdir, ckpt, primary, owned, t_setup):
+  """The hooks of every process, then those of the primary (outputs and
+  the metric writer, also returned to write the final outputs)."""
+  p = config.protocol
+  bs = run.learner.batch_size
+  samples = lambda t: bs * run.layout.num_runs * (
+      p.steps_per_task or run.epochs * (run.data.train_sizes[t] // bs))
+  hooks = [hooks_lib.Progress(workdir, t_setup, run.stream.num_tasks,
+                              run.info['task_names'], samples, primary),
+           hooks_lib.Health(run.layout, run.stream, workdir,
+                            p.divergence_factor),
+           hooks_lib.Checkpoint(ckpt, run.layout, primary, owned)]
+  outs = hooks_lib.Outputs(workdir, run.info, run.evaluators, config.plot,
+                           config.name)
+  metrics = hooks_lib.Metrics(workdir, run.info, p.tensorboard)
+  return (hooks + [outs, metrics] if primary else hooks), outs, metrics
 
 
 @dataclasses.dataclass
