@@ -34,7 +34,7 @@ from mpl_jax.data import datasets
 from mpl_jax.models import binary
 from mpl_jax.train import learner as learner_lib
 from mpl_jax.train import optimizers
-from mpl_jax.train import train
+from mpl_jax.train import program
 
 flags.DEFINE_list('hidden', ['1024', '1024'], 'Hidden widths.')
 flags.DEFINE_integer('seeds', 8, 'Seeds for the vmap comparison.')
@@ -159,7 +159,7 @@ def main(argv):
   n_lab = jnp.broadcast_to(labels, (n_seeds,) + labels.shape)
   n_perm = jnp.broadcast_to(perm, (n_seeds,) + perm.shape)
   n_mask = jnp.broadcast_to(cmask, (n_seeds,) + cmask.shape)
-  progs = {mode: jax.jit(train.runs_axis(
+  progs = {mode: jax.jit(program.runs_axis(
       lm.train_epoch, (0, None, 0, 0, 0, 0, 0, None), mode))
            for mode in ('vmap', 'map')}
   singles = [jax.tree.map(lambda x, i=i: x[i], states)

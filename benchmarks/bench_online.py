@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from configs import pmnist_mesu
 from mpl_jax.data import datasets
 from mpl_jax.data import streams
+from mpl_jax.train import program
 from mpl_jax.train import train
 
 flags.DEFINE_integer('seeds', 3, 'Runs in one program.')
@@ -55,7 +56,7 @@ def main(argv):
     state0 = jax.vmap(learner.init)(keys)
     out = {}
     for mode in ('vmap', 'map'):
-      fn = jax.jit(train.runs_axis(
+      fn = jax.jit(program.runs_axis(
           learner.train_epoch, (0, None, 0, 0, 0, 0, 0, None), mode))
       jax.block_until_ready(fn(state0, *args, keys, 0)[1])
       best = float('inf')

@@ -8,7 +8,7 @@ program (``vmap``) and as a loop inside one program (``lax.map``), profiles
 each in turn in this one process (``jax.profiler``), and prints for each the
 epoch time and the ops that take the most time, with their result shapes, so
 that the two programs' matching ops (same role, batched or not) can be
-compared. This is how the CPU figures quoted in ``train.runs_axis`` were
+compared. This is how the CPU figures quoted in ``program.runs_axis`` were
 found; on a GPU it shows what vmap gains.
 
 Reading the trace needs TensorFlow's profiler protos (``tensorflow-cpu`` from
@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from benchmarks import bench_metaplasticity as bench
 from mpl_jax.data import datasets
 from mpl_jax.train import optimizers
-from mpl_jax.train import train
+from mpl_jax.train import program
 
 # --hidden, --seeds and --batch_size are bench_metaplasticity's flags.
 flags.DEFINE_integer('repeats', 2, 'Profiled epochs per program (averaged).')
@@ -93,7 +93,7 @@ def main(argv):
   print(f'JAX {jax.__version__} on {jax.default_backend()}; BNN {sizes}, '
         f'batch {bs}, {n_runs} runs, one epoch of {n} samples each')
   for mode in ('map', 'vmap'):
-    prog = jax.jit(train.runs_axis(learner.train_epoch, axes, mode))
+    prog = jax.jit(program.runs_axis(learner.train_epoch, axes, mode))
     run = lambda: jax.block_until_ready(prog(*args)[0].params)  # pylint: disable=cell-var-from-loop
     run()
     ops = _op_table(prog.lower(*args).compile().as_text())

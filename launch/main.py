@@ -55,7 +55,6 @@ calcium_protocols, calcium_neuron, assoc_recall; outputs config.json,
 results.npz, summary.json and one PNG per protocol (or storage rule).
 """
 
-import importlib
 import json
 import logging as std_logging
 import os
@@ -88,38 +87,31 @@ flags.DEFINE_integer('process_id', 0, 'This process (0 .. num_processes-1).')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-# `config.program` -> ('module:function' taking (config, workdir),
-# 'module:function' validating the config). The continual-learning trainer
+# `config.program` names a plugin of mpl_jax.train.registry.PROGRAMS (its
+# run(config, workdir) and validate(config)): the continual-learning trainer
 # is configs/default.py's program; simulations (calcium model, associative
-# recall) have their own.
-PROGRAMS = {
-    'continual': ('mpl_jax.train.train:train_and_evaluate',
-                  'mpl_jax.train.validate:validate_config'),
-    'calcium': ('mpl_jax.neuro.experiments:run_calcium',
-                'mpl_jax.neuro.validation:validate_calcium'),
-    'assoc': ('mpl_jax.neuro.experiments:run_assoc',
-              'mpl_jax.neuro.validation:validate_assoc'),
-}
+# recall) have their own. Imported when first needed: a bad flag is refused
+# before JAX is imported.
 
 
-def _load(target):
-  module, fn = target.split(':')
-  return getattr(importlib.import_module(module), fn)
+def _programs():
+  from mpl_jax.train import registry  # pylint: disable=g-import-not-at-top
+  return registry.PROGRAMS
 
 
 def _program_name(config) -> str:
   from mpl_jax import config_checks  # pylint: disable=g-import-not-at-top
-  return config_checks.choice(config, 'program', tuple(PROGRAMS))
+  return config_checks.choice(config, 'program', tuple(_programs().names()))
 
 
 def program(config):
   """The entry function named by ``config.program``."""
-  return _load(PROGRAMS[_program_name(config)][0])
+  return _programs().get(_program_name(config)).run
 
 
 def validate(config) -> None:
   """Raises ConfigError naming the first bad field of ``config``."""
-  _load(PROGRAMS[_program_name(config)][1])(config)
+  _programs().get(_program_name(config)).validate(config)
 
 
 def check_workdir(config, workdir) -> None:
@@ -154,7 +146,7 @@ def notes(config) -> list[str]:
 def layout_lines(config, workdir) -> list[str]:
   """The run layout of ``--dry_run``: runs, devices, outputs."""
   name = _program_name(config)
-  lines = [f'program: {name} ({PROGRAMS[name][0]})']
+  lines = [f'program: {name}']
   if name != 'continual':
     return lines + [f'workdir: {workdir}: config.json, results.npz, '
                     'summary.json, one PNG per protocol']

@@ -8,7 +8,6 @@ import os
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -17,7 +16,7 @@ from mpl_jax.data import items as items_lib
 from mpl_jax.rules import flexibility as flex_lib
 from configs import items_flexibility as items_config
 from mpl_jax.rules import mixture as mixture_lib
-from mpl_jax.train import metrics
+from mpl_jax.train import items as items_plugin
 from mpl_jax.train import train
 from mpl_jax.train import validate
 
@@ -163,7 +162,7 @@ def test_shuffle_test_memorised_vs_chance():
   pred = rng.integers(0, c, labels.size)  # chance for every item...
   pred[labels == 2] = 2  # ...except item 2, perfectly memorised
   shuffled = items_lib.label_shuffles(labels, 999, seed=0)
-  frac, p = metrics.shuffle_test(
+  frac, p = items_plugin.shuffle_test(
       jnp.asarray(pred), jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.arange(c, dtype=jnp.int32), c)
   ref_frac, ref_p = _numpy_shuffle_test(pred, labels, shuffled, np.arange(c))
@@ -174,7 +173,7 @@ def test_shuffle_test_memorised_vs_chance():
   # Predictions independent of the labels: valid p-values, P(p < 0.05) is
   # about 0.05 (200 item tests here), never a memorised item by design.
   preds = jnp.asarray(rng.integers(0, c, (40, labels.size)))
-  _, p_chance = jax.vmap(lambda q: metrics.shuffle_test(
+  _, p_chance = jax.vmap(lambda q: items_plugin.shuffle_test(
       q, jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.arange(c, dtype=jnp.int32), c))(preds)
   assert 0.0 <= float(jnp.mean(p_chance < 0.05)) <= 0.1
@@ -183,7 +182,7 @@ def test_shuffle_test_memorised_vs_chance():
   fake = np.asarray([1, 2, 3, 4, 0], np.int32)
   pred2 = pred.copy()
   pred2[labels == 0] = 1  # item 0 adopted its fake class 1
-  f2, p2 = metrics.shuffle_test(
+  f2, p2 = items_plugin.shuffle_test(
       jnp.asarray(pred2), jnp.asarray(labels), jnp.asarray(shuffled),
       jnp.asarray(fake), c)
   rf2, rp2 = _numpy_shuffle_test(pred2, labels, shuffled, fake)

@@ -7,6 +7,7 @@ matrices below.
 import numpy as np
 import pytest
 
+from mpl_jax.train import items as items_plugin
 from mpl_jax.train import metrics
 
 # R[i, j]: accuracy on task j after training task i (3 tasks). Task 0 gains
@@ -93,7 +94,7 @@ def test_mean_std():
   assert metrics.mean_std(np.array([0.5, np.nan])) == {'mean': None,
                                                         'std': None}
   # Per-pass lists: column-wise mean and std, and the values kept.
-  out = metrics.mean_std_values([[1, 4], [3, 4]])
+  out = items_plugin.mean_std_values([[1, 4], [3, 4]])
   assert out == {'mean': [2.0, 4.0], 'std': [1.0, 0.0],
                  'values': [[1.0, 4.0], [3.0, 4.0]]}
 

@@ -7,7 +7,7 @@ import struct
 import numpy as np
 from tensorboardX.proto import event_pb2
 
-from mpl_jax.train import outputs
+from mpl_jax.train import metric_writer
 from mpl_jax.train import record as record_lib
 
 
@@ -38,10 +38,19 @@ def _record(tasks, runs=2, epochs=2):
   return rec
 
 
+def _metrics(rec, t, groups):
+  """The metric writer's dict of task ``t``."""
+  runs = rec.accuracy.shape[0]
+  names = [f'task{j}' for j in range(rec.accuracy.shape[1])]
+  return metric_writer.task_metrics(rec, t, groups, names, list(range(runs)),
+                                    [None] * runs, None)
+
+
 def test_short_stream_logs_one_scalar_per_task(tmp_path):
   rec = _record(tasks=3)
-  tb = outputs.TensorBoard(str(tmp_path), {'': np.arange(2)})
-  tb.task(1, rec)
+  groups = {'': np.arange(2)}
+  tb = metric_writer.TensorBoardSink(str(tmp_path), groups)
+  tb.write(_metrics(rec, 1, groups))
   tb.close()
   ev = {(tag, step): v for tag, step, v in
         _events(str(tmp_path / 'tensorboard' / 'all'))}
@@ -60,10 +69,9 @@ def test_short_stream_logs_one_scalar_per_task(tmp_path):
 
 def test_long_stream_logs_a_histogram_instead_of_a_tag_per_task(tmp_path):
   rec = _record(tasks=40)
-  tb = outputs.TensorBoard(str(tmp_path), {'a': np.array([0]),
-                                           'b': np.array([1])},
-                           max_task_tags=32)
-  tb.task(9, rec)
+  groups = {'a': np.array([0]), 'b': np.array([1])}
+  tb = metric_writer.TensorBoardSink(str(tmp_path), groups, max_task_tags=32)
+  tb.write(_metrics(rec, 9, groups))
   tb.close()
   for g, run in (('a', 0), ('b', 1)):
     events = _events(str(tmp_path / 'tensorboard' / g))

@@ -16,6 +16,7 @@ from mpl_jax.data import datasets
 from mpl_jax.data import streams
 from mpl_jax.train import checkpoint
 from mpl_jax.train import learner as learner_lib
+from mpl_jax.train import program
 from mpl_jax.train import train
 from mpl_jax.train import validate
 
@@ -89,7 +90,7 @@ def test_runs_axis_matches_per_run_calls(vectorize):
   fn = lambda x, w, shift: jnp.tanh(x @ w) + shift
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 4, 5))
   w = jax.random.normal(jax.random.PRNGKey(1), (3, 5, 2))
-  mapped = train.runs_axis(fn, (0, 0, None), vectorize)
+  mapped = program.runs_axis(fn, (0, 0, None), vectorize)
   out = jax.jit(mapped)(x, w, 0.5)
   for i in range(3):
     np.testing.assert_allclose(out[i], fn(x[i], w[i], 0.5), rtol=1e-6)

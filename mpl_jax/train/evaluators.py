@@ -3,7 +3,8 @@
 The training loop knows no particular evaluator (big_vision's habit): the
 accuracy matrix is the loop's own output, and every other measurement after a
 task is an evaluator named in ``config.evals``, built by name from
-:data:`EVALUATORS`. An evaluator provides
+:data:`mpl_jax.train.registry.EVALUATORS` (typed contract:
+:class:`mpl_jax.train.interfaces.Evaluator`). An evaluator provides
 
 * ``name``; ``shared`` (device arrays every run reads) and
   ``per_run(layout)`` (host arrays with a leading runs axis, or ``{}``);
@@ -21,7 +22,7 @@ task is an evaluator named in ``config.evals``, built by name from
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,8 +30,11 @@ import numpy as np
 
 from mpl_jax.data import datasets as datasets_lib
 from mpl_jax.data import streams as streams_lib
+from mpl_jax.train import checks
+from mpl_jax.train import interfaces
 from mpl_jax.train import keys as keys_lib
 from mpl_jax.train import metrics as metrics_lib
+from mpl_jax.train import registry
 
 
 def roc_auc(positive: jax.Array, negative: jax.Array) -> jax.Array:
@@ -93,24 +97,20 @@ class OodAuc:
                                    'std': values.std(0).tolist()}}
 
 
-def _items(settings, stream, data_dir=None):
-  from mpl_jax.train import items  # pylint: disable=g-import-not-at-top
-  return items.ItemsEvaluator(settings, stream, data_dir)
+def _validate_ood_auc(config) -> None:
+  ds = checks.require(config, 'evals.ood_auc.dataset')
+  if ds not in datasets_lib.DATASETS:
+    raise checks.ConfigError(f'unknown config.evals.ood_auc.dataset {ds!r}; '
+                             f'known: {sorted(datasets_lib.DATASETS)}.')
+  checks.positive_int(config, 'evals.ood_auc.test_subset', minimum=0)
 
 
-EVALUATORS: dict[str, Callable[..., Any]] = {
-    'ood_auc': OodAuc,
-    'items': _items,
-}
+OOD_AUC = interfaces.EvaluatorPlugin(
+    build=OodAuc, validate=_validate_ood_auc, needs=('uncertainty_scores',))
 
 
 def build_evaluators(config, stream) -> list[Any]:
-  """The evaluators named in ``config.evals`` (unknown names: ValueError)."""
-  out = []
+  """The evaluators named in ``config.evals`` (:data:`registry.EVALUATORS`)."""
   data_dir = config.data.data_dir or None
-  for name, settings in config.evals.items():
-    if name not in EVALUATORS:
-      raise ValueError(f'unknown evaluator config.evals.{name}; known: '
-                       f'{sorted(EVALUATORS)}.')
-    out.append(EVALUATORS[name](settings, stream, data_dir))
-  return out
+  return [registry.EVALUATORS.get(name).build(settings, stream, data_dir)
+          for name, settings in config.evals.items()]

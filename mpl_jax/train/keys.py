@@ -32,7 +32,6 @@ import zlib
 from typing import Union
 
 import jax
-import jax.numpy as jnp
 
 # name -> the meaning of its indices (the arity is their number).
 STREAMS: dict[str, tuple[str, ...]] = {
@@ -84,9 +83,3 @@ def stream_key(seed: KeyLike, name: str, *indices) -> jax.Array:
   for i in indices:
     key = jax.random.fold_in(key, i)
   return key
-
-
-def run_keys(seeds, name: str, *indices) -> jax.Array:
-  """``stream_key`` for every seed, stacked (``uint32[R, 2]``)."""
-  seeds = jnp.asarray(seeds, jnp.int32)
-  return jax.vmap(lambda s: stream_key(s, name, *indices))(seeds)

@@ -16,14 +16,13 @@ shuffle and step keys from the epoch key of stream ``'epoch'`` that the
 trainer passes (shuffle ``fold_in(k, 0)``, step ``i`` ``fold_in(fold_in(k,
 1), i)``).
 
-**The learner interface.** The trainer drives any object with these pure,
-single-run functions (it maps them over runs and compiles each task):
-``batch_size``; ``init(seed, sweep_value)``; ``start_task(state, seed, task,
-sweep_value)``; ``train_epoch(state, images, idx, labels, perm, class_mask,
-epoch_key, task_id) -> (state, loss, accuracy)``; ``end_task(state, task)``;
-``evaluate(state, images, idx, labels, perm, class_mask, key, bn_task) ->
-accuracy``. :class:`Learner` is the gradient learner (a Flax model and an
-optax transform); local-learning spiking networks provide their own.
+**The learner interface** is :class:`mpl_jax.train.interfaces.Learner`:
+pure, single-run functions the trainer maps over runs and compiles, every
+one taking the run's ``seed`` (never a key). :class:`Learner` is the
+gradient learner (a Flax model and an optax transform), registered as
+``config.learner='gradient'`` (:data:`PLUGIN`); it also provides
+``predict`` and ``uncertainty_scores`` for evaluators. Local-learning
+spiking networks provide their own (:mod:`mpl_jax.train.spiking`).
 """
 
 from __future__ import annotations
@@ -39,10 +38,15 @@ from flax import nnx
 from mpl_jax import reseed
 from mpl_jax.models import bayesian
 from mpl_jax.rules import metaplasticity
-from mpl_jax.rules import mixture as mixture_lib
+from mpl_jax.train import checks
+from mpl_jax.train import interfaces
 from mpl_jax.train import keys as keys_lib
+from mpl_jax.train import learner_utils
+from mpl_jax.train.models import build_model
 
 PyTree = Any
+
+Preprocess = learner_utils.Preprocess
 
 # Optimizer-state nodes that `reset_optimizer='moments'` re-initialises.
 MOMENT_STATES = (optax.ScaleByAdamState, metaplasticity.ScaleByAdamPytorchState)
@@ -62,13 +66,6 @@ class TrainState(NamedTuple):
   batch_stats: PyTree
   opt_state: PyTree
   bn_bank: PyTree
-
-
-class Preprocess(NamedTuple):
-  """``x = (pixels * scale - mean) / std`` (part of the config)."""
-  scale: float
-  mean: float
-  std: float
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array,
@@ -157,16 +154,7 @@ class Learner:
   def _init_opt(self, params, seed, task, sweep_value):
     opt_state = self.tx.init(params)
     opt_state = reseed(opt_state, keys_lib.stream_key(seed, 'rule', task))
-    if isinstance(opt_state, mixture_lib.MixtureState):
-      # A sweep of settings inject_hyperparams cannot inject: the run's
-      # value is the index of its variant.
-      opt_state = opt_state._replace(index=jnp.asarray(sweep_value,
-                                                       jnp.int32))
-    elif self.sweep is not None:
-      hp = dict(opt_state.hyperparams)
-      hp[self.sweep] = jnp.asarray(sweep_value, hp[self.sweep].dtype)
-      opt_state = opt_state._replace(hyperparams=hp)
-    return opt_state
+    return learner_utils.inject_sweep(opt_state, self.sweep, sweep_value)
 
   def start_task(self, state: TrainState, seed: Any, task: Any,
                  sweep_value: Any = None) -> TrainState:
@@ -197,9 +185,7 @@ class Learner:
 
   # ------------------------------------------------------------- compute
   def _inputs(self, images, idx, perm):
-    x = images[idx].astype(jnp.float32)
-    x = (x * self.preprocess.scale - self.preprocess.mean) / self.preprocess.std
-    return x[:, perm]
+    return learner_utils.inputs(self.preprocess, images, idx, perm)
 
   def apply(self, params, batch_stats, x, *, train, rng=None):
     """Runs the model; returns logits and the new BatchNorm statistics."""
@@ -330,17 +316,7 @@ class Learner:
     return jnp.concatenate([p.reshape(-1) for p in parts])
 
   def _over_eval_batches(self, fn, m, key):
-    """``fn(indices, key)`` over ``m`` examples in batches of
-    ``eval_batch_size`` (``lax.map``), plus one remainder batch; returns the
-    list of stacked results (full batches, then the remainder if any)."""
-    eb = min(self.eval_batch_size, m)
-    nb = m // eb
-    keys = jax.random.split(key, nb + 1)
-    full = jnp.arange(nb * eb).reshape(nb, eb)
-    out = [jax.lax.map(lambda a: fn(*a), (full, keys[:nb]))]
-    if m > nb * eb:
-      out.append(fn(jnp.arange(nb * eb, m), keys[nb]))
-    return out
+    return learner_utils.over_eval_batches(fn, m, key, self.eval_batch_size)
 
 
 def uncertainty(logits: jax.Array) -> jax.Array:
@@ -363,3 +339,31 @@ def bn_param_mask(model: nnx.Module, params: PyTree) -> PyTree:
     return any(keys[:len(p)] == p for p in prefixes)
 
   return jax.tree_util.tree_map_with_path(is_bn, params)
+
+
+def make_learner(config, stream: Any, sweep_name: Optional[str]) -> Learner:
+  """The gradient learner of ``config`` for ``stream`` (a ``TaskStream``)."""
+  sizes = (stream.input_dim, *config.model.hidden, stream.num_classes)
+  make_model = lambda rngs: build_model(config.model, sizes, rngs)
+  model = make_model(nnx.Rngs(0))
+  graphdef, params, _ = nnx.split(model, nnx.Param, nnx.BatchStat)
+  p = config.protocol
+  return Learner(
+      graphdef=graphdef, make_model=make_model,
+      tx=learner_utils.build_tx(config, sweep_name),
+      preprocess=Preprocess.from_config(config),
+      batch_size=p.batch_size, eval_batch_size=p.eval_batch_size,
+      loss_reduction=p.loss_reduction, reset_optimizer=p.reset_optimizer,
+      per_task_bn=p.per_task_bn, num_tasks=stream.num_tasks,
+      bn_param_mask=bn_param_mask(model, nnx.as_pure(params)),
+      sweep=sweep_name, steps_per_epoch=p.steps_per_task)
+
+
+def _validate(config) -> None:
+  """Nothing beyond the model and optimizer checks every run has."""
+  checks.require(config, 'model')
+
+
+PLUGIN = interfaces.LearnerPlugin(
+    build=make_learner, validate=_validate,
+    provides=('predict', 'uncertainty_scores'))

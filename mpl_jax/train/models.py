@@ -1,4 +1,5 @@
-"""Named models for configs: ``config.model.name`` -> an NNX constructor."""
+"""Named models for configs: ``config.model.name`` -> an NNX constructor
+(a new model is one line in :data:`MODELS`)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,6 @@ MODELS: dict[str, Callable[..., nnx.Module]] = {
     'quantized_mlp': quantized.QuantizedMLP,
     'spiking_mlp': spiking_mlp.SpikingMLP,
 }
-
-
-def register_model(name: str, cls: Callable[..., nnx.Module]) -> None:
-  """Makes ``cls(sizes, *, rngs, **kwargs)`` available as a config name."""
-  MODELS[name] = cls
 
 
 def model_kwargs(cfg: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 
-def _atomic(path: str, write) -> None:
+def atomic(path: str, write) -> None:
   tmp = path + '.tmp'
   write(tmp)
   os.replace(tmp, path)
@@ -35,33 +35,7 @@ def write_json(path: str, obj: Any) -> None:
     with open(tmp, 'w') as f:
       json.dump(obj, f, indent=2, sort_keys=True)
       f.write('\n')
-  _atomic(path, w)
-
-
-def check_or_write_config(workdir: str, config) -> None:
-  """Writes ``config.json``, or checks that an existing one is the same.
-
-  Returns:
-    True if this call wrote it (a new run), False if it was there.
-
-  Raises:
-    ValueError: if ``workdir`` holds a run with another config (naming the
-      differing top-level fields).
-  """
-  cfg_json = json.loads(config.to_json_best_effort())
-  path = os.path.join(workdir, 'config.json')
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
-    if old != cfg_json:
-      diff = sorted(k for k in set(old) | set(cfg_json)
-                    if old.get(k) != cfg_json.get(k))
-      raise ValueError(
-          f'{workdir} holds a run with a different config (differs in '
-          f'{diff}); use a new --workdir or restore the config to resume.')
-    return False
-  write_json(path, cfg_json)
-  return True
+  atomic(path, w)
 
 
 def write_jsonl(path: str, rows: Sequence[dict]) -> None:
@@ -69,7 +43,7 @@ def write_jsonl(path: str, rows: Sequence[dict]) -> None:
     with open(tmp, 'w') as f:
       for row in rows:
         f.write(json.dumps(row, sort_keys=True) + '\n')
-  _atomic(path, w)
+  atomic(path, w)
 
 
 def append_jsonl(path: str, rows: Sequence[dict]) -> None:
@@ -83,14 +57,14 @@ def write_npy(path: str, array: np.ndarray) -> None:
   def w(tmp):
     with open(tmp, 'wb') as f:
       np.save(f, array)
-  _atomic(path, w)
+  atomic(path, w)
 
 
 def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
   def w(tmp):
     with open(tmp, 'wb') as f:
       np.savez_compressed(f, **arrays)
-  _atomic(path, w)
+  atomic(path, w)
 
 
 def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
@@ -181,124 +155,5 @@ def plot_accuracy(path: str, curves: np.ndarray, points_per_task: int,
 
   def w(tmp):
     fig.savefig(tmp, dpi=110, format='png')
-  _atomic(path, w)
+  atomic(path, w)
   plt.close(fig)
-
-
-class TensorBoard:
-  """TensorBoard event files, one folder per group of runs (swept value).
-
-  ``<workdir>/tensorboard/<group>/``: per epoch ``train/loss`` and
-  ``train/accuracy`` (mean over the group's runs, step = epochs trained);
-  per task ``accuracy/average_seen``, ``accuracy/current_task`` (step =
-  tasks trained) and every evaluator's output, and the accuracy on every
-  task: one scalar ``accuracy/task_<j>`` each for streams of up to
-  ``max_task_tags`` tasks, one histogram ``accuracy/seen_tasks`` (over the
-  seen tasks) for longer ones (item streams of hundreds of sessions: per
-  task tags would be O(T) events per task, most of a session's host time,
-  and unreadable as hundreds of curves). Written with tensorboardX (no
-  TensorFlow needed); view with ``tensorboard --logdir <workdir>``.
-  """
-
-  def __init__(self, workdir: str, groups: dict[str, np.ndarray],
-               max_task_tags: int = 32):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-    self.groups = groups
-    self.max_task_tags = max_task_tags
-    self.writers = {
-        g: SummaryWriter(os.path.join(workdir, 'tensorboard',
-                                      (g or 'all').replace('/', '_')))
-        for g in groups}
-
-  def task(self, t: int, record) -> None:
-    """Logs everything measured in task ``t`` (0-based)."""
-    epochs = record.losses.shape[2]
-    for g, runs in self.groups.items():
-      w = self.writers[g]
-      for e in range(epochs):
-        step = t * epochs + e + 1
-        w.add_scalar('train/loss', float(np.mean(record.losses[runs, t, e])),
-                     step)
-        w.add_scalar('train/accuracy',
-                     float(np.mean(record.train_accuracy[runs, t, e])), step)
-      acc = record.accuracy[runs, t]
-      if acc.shape[1] <= self.max_task_tags:
-        for j in range(acc.shape[1]):
-          if not np.isnan(acc[:, j]).any():
-            w.add_scalar(f'accuracy/task_{j + 1}', float(acc[:, j].mean()),
-                         t + 1)
-      else:
-        w.add_histogram('accuracy/seen_tasks', acc[:, :t + 1].mean(0),
-                        t + 1)
-      w.add_scalar('accuracy/average_seen', float(acc[:, :t + 1].mean()),
-                   t + 1)
-      w.add_scalar('accuracy/current_task', float(acc[:, t].mean()), t + 1)
-      for name, v in record.evals.items():
-        # An evaluator's output: one [R, T, ...] array or a dict of them.
-        parts = v.items() if isinstance(v, dict) else [('', v)]
-        for key, x in parts:
-          x = np.asarray(x)
-          if x.dtype.kind not in 'biuf':
-            continue
-          tag = f'evals/{name}/{key}' if key else f'evals/{name}'
-          w.add_scalar(tag, float(np.nanmean(x[runs, t])), t + 1)
-      w.flush()
-
-  def close(self) -> None:
-    for w in self.writers.values():
-      w.close()
-
-
-def save_figure(path: str, fig) -> None:
-  """Saves a matplotlib figure as PNG atomically and closes it."""
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
-  def w(tmp):
-    fig.savefig(tmp, dpi=110, format='png')
-  _atomic(path, w)
-  plt.close(fig)
-
-
-def plot_items(path: str, per_mix: dict[str, dict], curves: np.ndarray,
-               sessions: Any, names: Sequence[str], title: str) -> None:
-  """Bars (memorised items per phase and mix), memorised count per session."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
-  groups = [('memorised_sequential', 'after sequential'),
-            ('memorised_repetition', 'after repetition'),
-            ('repeated_kept', 'repeated kept\nafter poisoning'),
-            ('poisoned_rejected', 'poisoned\nrejected'),
-            ('poisoned_kept_and_rejected', 'poisoned kept\n& rejected')]
-  groups = [g for g in groups if g[0] in per_mix[names[0]]]
-  fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.6),
-                                gridspec_kw={'width_ratios': [1.1, 1.6]})
-  width = 0.8 / len(names)
-  colors = plt.get_cmap('tab10')
-  for k, name in enumerate(names):
-    means = [per_mix[name][g]['mean'] for g, _ in groups]
-    stds = [per_mix[name][g]['std'] for g, _ in groups]
-    ax.bar(np.arange(len(groups)) + (k - (len(names) - 1) / 2) * width,
-           means, width, yerr=stds, capsize=2, label=name, color=colors(k))
-  ax.set_xticks(np.arange(len(groups)))
-  ax.set_xticklabels([g[1] for g in groups], fontsize=8)
-  ax.set_ylabel('items (mean ± std over seeds)')
-  ax.set_title(f'{title}: memorised items per phase')
-  ax.legend(fontsize=8)
-  # curves: [seeds, mixes, sessions] memorised counts.
-  x = np.arange(1, curves.shape[-1] + 1)
-  for k, name in enumerate(names):
-    m, s = curves[:, k].mean(0), curves[:, k].std(0)
-    ax2.plot(x, m, color=colors(k), lw=1.2, label=name)
-    ax2.fill_between(x, m - s, m + s, color=colors(k), alpha=0.2, lw=0)
-  for b in np.flatnonzero(np.diff(sessions.pass_index)) + 1.5:
-    ax2.axvline(b, color='0.8', lw=0.6, zorder=0)
-  ax2.set_xlim(0.5, curves.shape[-1] + 0.5)
-  ax2.set_xlabel('session (grey lines: passes; last block: poisoning)')
-  ax2.set_ylabel('memorised items')
-  ax2.set_title('memorised items after each session (mean ± std)')
-  ax2.legend(fontsize=8, ncol=2)
-  fig.tight_layout()
-
-  save_figure(path, fig)

@@ -34,6 +34,15 @@ from mpl_jax.train import keys as keys_lib
 PyTree = Any
 
 
+def resolve_vectorize(vectorize: str, backend: Optional[str] = None) -> str:
+  """``'auto'`` -> ``'map'`` on CPU, else ``'vmap'`` (see :func:`runs_axis`);
+  the trainer passes the backend it read once."""
+  if vectorize != 'auto':
+    return vectorize
+  backend = backend or jax.default_backend()
+  return 'map' if backend == 'cpu' else 'vmap'
+
+
 def runs_axis(fn, in_axes, vectorize: str):
   """Maps ``fn`` over runs (axis 0 of the arguments whose in_axes is 0).
 
@@ -49,8 +58,7 @@ def runs_axis(fn, in_axes, vectorize: str):
   layouts that cost 1.9x the plain program (measured), and mapping one run is
   the plain program. All modes give the same per-run results.
   """
-  if vectorize == 'auto':
-    vectorize = 'map' if jax.default_backend() == 'cpu' else 'vmap'
+  vectorize = resolve_vectorize(vectorize)
 
   def mapped(*args):
     batched = tuple(a for a, ax in zip(args, in_axes) if ax == 0)
@@ -243,42 +251,52 @@ class TestGroup:
 class Programs:
   """The jitted init, evaluation and task programs of a learner.
 
+  The programs take the state, two pytrees of inputs and the task index:
+  ``runs`` (every leaf with a leading runs axis: ``seed``, ``value`` (the
+  swept value), ``run_index``, ``train`` (the task's arrays), ``groups``
+  (the arrays of each :class:`TestGroup`), ``evals`` (each evaluator's
+  per-run arrays)) and ``shared`` (read by every run: ``images``,
+  ``test_images``, ``evals`` (each evaluator's shared arrays)).
+
   Args:
-    learner: the pure single-run functions (see :mod:`learner`).
+    learner: the pure single-run functions
+      (:class:`mpl_jax.train.interfaces.Learner`).
     layout: runs over devices.
     num_tasks: T.
     epochs: epochs per task (E).
     per_epoch: evaluate every task after each epoch (else after the task).
     seen_only: evaluate only tasks trained so far (and task 0).
     task_boundaries: pass the task index as ``task_id`` (else 0).
-    vectorize: 'auto' | 'vmap' | 'map' (see :func:`runs_axis`).
-    evaluators: objects with ``after_task(learner, state, seed, t,
-      shared, per_run) -> dict`` run inside the task program.
+    vectorize: 'vmap' | 'map' (see :func:`runs_axis`; the trainer resolves
+      'auto' once, by backend).
+    group_ids: the task ids of each :class:`TestGroup`.
+    evaluators: :class:`mpl_jax.train.interfaces.Evaluator`s, run inside
+      the task program.
     progress: an :class:`EpochProgress`, or None (no per-epoch callback).
   """
 
   def __init__(self, learner, layout: Layout, *, num_tasks: int, epochs: int,
                per_epoch: bool, seen_only: bool, task_boundaries: bool,
-               vectorize: str, evaluators: Sequence[Any] = (),
+               vectorize: str, group_ids: Sequence[np.ndarray],
+               evaluators: Sequence[Any] = (),
                progress: Optional[EpochProgress] = None):
     self.learner, self.layout = learner, layout
     self.num_tasks, self.epochs = num_tasks, epochs
     self.per_epoch, self.seen_only = per_epoch, seen_only
     self.task_boundaries, self.vectorize = task_boundaries, vectorize
+    self.group_ids = tuple(np.asarray(g) for g in group_ids)
     self.evaluators, self.progress = tuple(evaluators), progress
-    self._task_ids = None  # set by eval_program users through `groups`
 
     init = runs_axis(learner.init, (0, 0), 'vmap')
     self.init = jax.jit(over_devices(layout, init, (True, True)))
 
   # -- single-run pieces ----------------------------------------------------
-  def _evaluate_all(self, state, seed, point, trained_upto, images, groups,
-                    group_ids):
+  def _evaluate_all(self, state, seed, point, trained_upto, images, groups):
     """Accuracy on every task ``[T]`` (NaN where skipped)."""
     l = self.learner
     root = keys_lib.stream_key(seed, 'eval', point)
     accs = jnp.full((self.num_tasks,), jnp.nan, jnp.float32)
-    for ids, arrays in zip(group_ids, groups):
+    for ids, arrays in zip(self.group_ids, groups):
 
       def one(a, _root=root):
         j, idx, y, perm, mask = a
@@ -299,23 +317,31 @@ class Programs:
       accs = accs.at[jnp.asarray(ids)].set(vals)
     return accs
 
-  def _task(self, group_ids, state, seed, value, run_index, train, groups,
-            evaluator_runs, t, images, test_images, evaluator_shared):
-    l = self.learner
-    state = l.start_task(state, seed, t, value)
+  def _evaluators(self, state, runs, shared, t, at_init=False):
+    evals = {}
+    for ev, per_run in zip(self.evaluators, runs['evals']):
+      if not at_init or getattr(ev, 'at_init', False):
+        evals[ev.name] = ev.after_task(
+            self.learner, state, runs['seed'], t, runs['train'],
+            shared['test_images'], shared['evals'][ev.name], per_run)
+    return evals
+
+  def _task(self, state, runs, shared, t):
+    l, seed, train = self.learner, runs['seed'], runs['train']
+    state = l.start_task(state, seed, t, runs['value'])
     task_id = t if self.task_boundaries else jnp.zeros_like(t)
 
     def epoch(st, e):
       st, loss, acc = l.train_epoch(
-          st, images, train['idx'], train['y'], train['perm'], train['mask'],
-          keys_lib.stream_key(seed, 'epoch', t, e), task_id)
+          st, shared['images'], train['idx'], train['y'], train['perm'],
+          train['mask'], keys_lib.stream_key(seed, 'epoch', t, e), task_id)
       if self.progress is not None:
-        jax.debug.callback(self.progress, run_index, t, e, loss, acc)
+        jax.debug.callback(self.progress, runs['run_index'], t, e, loss, acc)
       out = (loss, acc)
       if self.per_epoch:
         point = 1 + t * self.epochs + e
-        out += (self._evaluate_all(st, seed, point, t, test_images, groups,
-                                   group_ids),)
+        out += (self._evaluate_all(st, seed, point, t, shared['test_images'],
+                                   runs['groups']),)
       return st, out
 
     state, outs = jax.lax.scan(epoch, state, jnp.arange(self.epochs))
@@ -323,59 +349,38 @@ class Programs:
       losses, accs, curve = outs
     else:
       losses, accs = outs
-      curve = self._evaluate_all(state, seed, 1 + t, t, test_images, groups,
-                                 group_ids)[None]
+      curve = self._evaluate_all(state, seed, 1 + t, t, shared['test_images'],
+                                 runs['groups'])[None]
     state = l.end_task(state, t)
-    evals = {}
-    for ev, per_run in zip(self.evaluators, evaluator_runs):
-      evals[ev.name] = ev.after_task(
-          l, state, seed, t, train, test_images, evaluator_shared[ev.name],
-          per_run)
     return state, dict(losses=losses, train_accuracy=accs, curve=curve,
-                       evals=evals)
+                       evals=self._evaluators(state, runs, shared, t))
+
+  def _initial(self, state, runs, shared):
+    acc = self._evaluate_all(state, runs['seed'], 0, -1,
+                             shared['test_images'], runs['groups'])
+    return acc, self._evaluators(state, runs, shared, jnp.int32(-1),
+                                 at_init=True)
 
   # -- compiled programs ----------------------------------------------------
   @functools.cached_property
-  def _compiled(self):
-    return {}
+  def _initial_program(self):
+    mapped = runs_axis(self._initial, (0, 0, None), self.vectorize)
+    return jax.jit(over_devices(self.layout, mapped, (True, True, False)))
 
-  def evaluate_initial(self, state, seeds, groups: Sequence[TestGroup],
-                       test_images, task0, evaluator_runs, evaluator_shared):
+  @functools.cached_property
+  def _task_program(self):
+    mapped = runs_axis(self._task, (0, 0, None, None), self.vectorize)
+    return jax.jit(over_devices(self.layout, mapped,
+                                (True, True, False, False)),
+                   donate_argnums=0)
+
+  def evaluate_initial(self, state, runs, shared):
     """Before training: accuracy of every run on every task ``[R, T]``, and
-    the outputs of the evaluators with ``at_init`` (on task 0, ``t=-1``)."""
-    key = ('init_eval', tuple(tuple(g.task_ids) for g in groups))
-    if key not in self._compiled:
-      gids = tuple(g.task_ids for g in groups)
+    the outputs of the evaluators with ``at_init`` (on ``runs['train']``,
+    task 0, with ``t=-1``)."""
+    return self._initial_program(state, runs, shared)
 
-      def fn(state, seed, groups_arrays, task, ev_runs, test_images, shared):
-        acc = self._evaluate_all(state, seed, 0, -1, test_images,
-                                 groups_arrays, gids)
-        evals = {}
-        for ev, per_run in zip(self.evaluators, ev_runs):
-          if getattr(ev, 'at_init', False):
-            evals[ev.name] = ev.after_task(
-                self.learner, state, seed, jnp.int32(-1), task, test_images,
-                shared[ev.name], per_run)
-        return acc, evals
-
-      mapped = runs_axis(fn, (0, 0, 0, 0, 0, None, None), self.vectorize)
-      self._compiled[key] = jax.jit(over_devices(
-          self.layout, mapped, (True,) * 5 + (False,) * 2))
-    return self._compiled[key](state, seeds, [g.arrays for g in groups],
-                               task0, evaluator_runs, test_images,
-                               evaluator_shared)
-
-  def run_task(self, state, seeds, values, run_index, train, groups,
-               evaluator_runs, t, images, test_images, evaluator_shared):
-    """Trains and evaluates task ``t`` for every run (one compiled call)."""
-    gids = tuple(g.task_ids for g in groups)
-    key = ('task', tuple(tuple(g) for g in gids))
-    if key not in self._compiled:
-      fn = functools.partial(self._task, gids)
-      mapped = runs_axis(fn, (0,) * 7 + (None,) * 4, self.vectorize)
-      self._compiled[key] = jax.jit(
-          over_devices(self.layout, mapped, (True,) * 7 + (False,) * 4),
-          donate_argnums=0)
-    return self._compiled[key](
-        state, seeds, values, run_index, train, [g.arrays for g in groups],
-        evaluator_runs, jnp.int32(t), images, test_images, evaluator_shared)
+  def run_task(self, state, runs, shared, t):
+    """Trains and evaluates task ``t`` for every run (one compiled call);
+    ``runs['train']`` holds task ``t``'s arrays."""
+    return self._task_program(state, runs, shared, jnp.int32(t))

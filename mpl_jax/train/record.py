@@ -154,40 +154,12 @@ def text_table(rows: list[list[str]]) -> str:
 
 
 def write(workdir: str, record: RunRecord, done: int, task_names, seeds,
-          values, sweep_name, groups, evaluators, *, plot: bool,
-          title: str, append_from: int | None = None) -> dict[str, Any]:
-  """Rewrites every output file from the record after ``done`` tasks.
-
-  With ``append_from=k`` the rows of tasks ``k+1..done`` are appended to
-  ``metrics.jsonl`` instead of rewriting all of it (the file grows as
-  tasks x runs rows of up to tasks entries: rewriting it after every task
-  made long streams quadratic in time); every other file is rewritten.
-  """
-  rows = []
-  for t in range(append_from or 0, done):
-    for r in range(len(seeds)):
-      row = {
-          'task': t + 1, 'task_name': task_names[t], 'run': r,
-          'seed': seeds[r],
-          'train_loss': [float(x) for x in record.losses[r, t]],
-          'train_accuracy': [float(x) for x in record.train_accuracy[r, t]],
-          'accuracy': [float(x) for x in record.accuracy[r, t, :]],
-          'average_accuracy_seen': float(np.mean(record.accuracy[r, t,
-                                                                 :t + 1])),
-      }
-      if sweep_name:
-        row[sweep_name] = values[r]
-      for name, v in record.evals.items():
-        if isinstance(v, dict):
-          row.update({k: np.round(x[r, t], 4).tolist() for k, x in v.items()})
-        else:
-          row[name] = float(v[r, t])
-      rows.append(row)
+          sweep_name, groups, evaluators, *, plot: bool,
+          title: str) -> dict[str, Any]:
+  """Rewrites every output file but ``metrics.jsonl`` (the metric writer's,
+  :mod:`mpl_jax.train.metric_writer`) from the record after ``done``
+  tasks; returns the summary."""
   j = lambda name: os.path.join(workdir, name)
-  if append_from is None:
-    outputs.write_jsonl(j('metrics.jsonl'), rows)
-  else:
-    outputs.append_jsonl(j('metrics.jsonl'), rows)
   outputs.write_npy(j('accuracy.npy'), record.accuracy)
   outputs.write_npy(j('accuracy_init.npy'), record.accuracy_init)
   outputs.write_npy(j('curves.npy'), record.curves)
@@ -201,8 +173,7 @@ def write(workdir: str, record: RunRecord, done: int, task_names, seeds,
   outputs.write_json(j('summary.json'), summ)
   if plot:
     outputs.plot_accuracy(j('accuracy.png'), record.curves, record.points,
-                          record.accuracy, groups,
-                          list(task_names),
+                          record.accuracy, groups, list(task_names),
                           title=title)
     per_group = (summ['sweep']['groups'] if 'sweep' in summ
                  else {'': summ})

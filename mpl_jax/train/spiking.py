@@ -49,7 +49,10 @@ from mpl_jax.rules import tacos as tacos_lib
 from mpl_jax.snn import coding
 from mpl_jax.snn import erbp
 from mpl_jax.snn import lif
-from mpl_jax.train import optimizers
+from mpl_jax.train import checks
+from mpl_jax.train import interfaces
+from mpl_jax.train import keys as keys_lib
+from mpl_jax.train import learner_utils
 
 PyTree = Any
 
@@ -141,8 +144,7 @@ class ErbpLearner:
     tx: the plasticity transform (called with ``error_rate=`` and
       ``task_id=``).
     snn: the ``config.snn`` values (a plain dict).
-    preprocess: ``(scale, mean, std)``: ``x = (pixels*scale - mean)/std``,
-      expected in ``[0, 1]``.
+    preprocess: ``x = (pixels*scale - mean)/std``, expected in ``[0, 1]``.
     batch_size: samples per update (1: online, the reference).
     eval_batch_size: test images per simulated batch.
     sweep: name of an injected hyperparameter of ``tx`` that differs per run.
@@ -151,16 +153,18 @@ class ErbpLearner:
   params: erbp.ErbpParams
   tx: optax.GradientTransformationExtraArgs
   snn: Mapping[str, Any]
-  preprocess: tuple[float, float, float]
+  preprocess: learner_utils.Preprocess
   batch_size: int = 1
   eval_batch_size: int = 100
   sweep: Optional[str] = None
 
 
   # ---------------------------------------------------------------- state
-  def init(self, seed_key: jax.Array, sweep_value: Any = None) -> ErbpState:
+  def init(self, seed: Any, sweep_value: Any = None) -> ErbpState:
     """Weights ``U(-s, s)`` and feedback ``U(-b, b)`` from ``fold_in(key,
-    0)``; the transform's keys from ``fold_in(key, 1)``."""
+    0)``; the transform's keys from ``fold_in(key, 1)``, with ``key`` the
+    run's stream ``'init'`` (:mod:`mpl_jax.train.keys`)."""
+    seed_key = keys_lib.stream_key(seed, 'init')
     d, h, c = self.sizes
     k_h, k_o, k_b = jax.random.split(jax.random.fold_in(seed_key, 0), 3)
     s = self.snn
@@ -171,17 +175,14 @@ class ErbpLearner:
     feedback = uniform(k_b, (h, c), s['feedback_scale'])
     opt_state = reseed(self.tx.init(params),
                        jax.random.fold_in(seed_key, 1))
-    if self.sweep is not None:
-      hp = dict(opt_state.hyperparams)
-      hp[self.sweep] = jnp.asarray(sweep_value, hp[self.sweep].dtype)
-      opt_state = opt_state._replace(hyperparams=hp)
+    opt_state = learner_utils.inject_sweep(opt_state, self.sweep, sweep_value)
     return ErbpState(params, feedback, opt_state,
                      jnp.asarray(s['error_init'], jnp.float32))
 
-  def start_task(self, state: ErbpState, seed_key: jax.Array, task: Any,
+  def start_task(self, state: ErbpState, seed: Any, task: Any,
                  sweep_value: Any = None) -> ErbpState:
     """Nothing happens at a task boundary (the learner is task-agnostic)."""
-    del seed_key, task, sweep_value
+    del seed, task, sweep_value
     return state
 
   def end_task(self, state: ErbpState, task: Any) -> ErbpState:
@@ -191,10 +192,7 @@ class ErbpLearner:
 
   # ------------------------------------------------------------- compute
   def _inputs(self, images, idx, perm):
-    scale, mean, std = self.preprocess
-    x = images[idx].astype(jnp.float32)
-    x = (x * scale - mean) / std
-    return x[:, perm]
+    return learner_utils.inputs(self.preprocess, images, idx, perm)
 
   def _encode(self, key, x):
     s = self.snn
@@ -297,8 +295,6 @@ class ErbpLearner:
     sample with no output spike counts as wrong)."""
     del bn_task
     m = idx.shape[0]
-    eb = min(self.eval_batch_size, m)
-    nb = m // eb
 
     def correct(b_idx, k):
       x = self._inputs(images, idx[b_idx], perm)
@@ -306,12 +302,44 @@ class ErbpLearner:
                                    params=self.params)
       return jnp.sum(erbp.predict(counts, class_mask) == labels[b_idx])
 
-    keys = jax.random.split(key, nb + 1)
-    full = jnp.arange(nb * eb).reshape(nb, eb)
-    total = jax.lax.map(lambda a: correct(*a), (full, keys[:nb])).sum()
-    if m > nb * eb:
-      total = total + correct(jnp.arange(nb * eb, m), keys[nb])
-    return total / m
+    counts = learner_utils.over_eval_batches(correct, m, key,
+                                             self.eval_batch_size)
+    return sum(c.sum() for c in counts) / m
+
+
+def validate_erbp(config) -> None:
+  """The eRBP learner's config checks (before any data is loaded):
+  one hidden layer, every field of ``config.snn`` (:data:`SNN_DEFAULTS`)
+  and nothing at task boundaries."""
+  hidden = tuple(checks.require(config, 'model.hidden'))
+  if len(hidden) != 1:
+    raise checks.ConfigError(f'the eRBP learner has one hidden layer; got '
+                             f'config.model.hidden={hidden}.')
+  if 'snn' not in config:
+    raise checks.ConfigError(
+        "config.learner='erbp' needs config.snn; set it with "
+        'mpl_jax.train.spiking.snn_config(**overrides).')
+  snn = dict(config.snn)
+  missing = sorted(set(SNN_DEFAULTS) - set(snn))
+  unknown = sorted(set(snn) - set(SNN_DEFAULTS))
+  if missing or unknown:
+    raise checks.ConfigError(
+        f'config.snn: missing fields {missing}, unknown fields {unknown}; '
+        'build it with spiking.snn_config().')
+  for field, known in (('error_mode', erbp.ERROR_MODES),
+                       ('batch_reduce', ('mean', 'sum')),
+                       ('sampler', coding.SAMPLERS)):
+    if snn[field] not in known:
+      raise checks.ConfigError(f'config.snn.{field} must be one of {known}, '
+                               f'got {snn[field]!r}.')
+  p = config.protocol
+  if p.steps_per_task:
+    raise checks.ConfigError('the eRBP learner trains whole epochs; set '
+                             'config.protocol.steps_per_task=0.')
+  if p.reset_optimizer != 'none' or p.per_task_bn:
+    raise checks.ConfigError(
+        'the eRBP learner never acts at task boundaries: set '
+        "config.protocol.reset_optimizer='none' and per_task_bn=False.")
 
 
 def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
@@ -320,48 +348,23 @@ def make_erbp_learner(config: ml_collections.ConfigDict, stream: Any,
 
   Uses ``config.model.hidden`` (one hidden layer), ``config.snn`` (every
   field of :data:`SNN_DEFAULTS`, as :func:`snn_config` writes it; a missing
-  or unknown field is an error, not a silent default), ``config.optimizer`` (the plasticity
-  transform, e.g. ``name='tacos'``; a swept hyperparameter is injected),
-  ``config.data`` scaling and ``config.protocol.batch_size`` and
-  ``eval_batch_size``.
+  or unknown field is an error, not a silent default), ``config.optimizer``
+  (the plasticity transform, e.g. ``name='tacos'``; a swept hyperparameter
+  is injected), ``config.data`` scaling and ``config.protocol.batch_size``
+  and ``eval_batch_size``; checked by :func:`validate_erbp`.
   """
-  hidden = tuple(config.model.hidden)
-  if len(hidden) != 1:
-    raise ValueError(f'the eRBP learner has one hidden layer; got '
-                     f'config.model.hidden={hidden}.')
-  if 'snn' not in config:
-    raise ValueError("config.learner='erbp' needs config.snn; set it with "
-                     'mpl_jax.train.spiking.snn_config(**overrides).')
-  snn = dict(config.snn)
-  missing = sorted(set(SNN_DEFAULTS) - set(snn))
-  unknown = sorted(set(snn) - set(SNN_DEFAULTS))
-  if missing or unknown:
-    raise ValueError(f'config.snn: missing fields {missing}, unknown fields '
-                     f'{unknown}; build it with spiking.snn_config().')
-  if snn['error_mode'] not in erbp.ERROR_MODES:
-    raise ValueError(f'config.snn.error_mode must be one of '
-                     f'{erbp.ERROR_MODES}, got {snn["error_mode"]!r}.')
-  if snn['batch_reduce'] not in ('mean', 'sum'):
-    raise ValueError(f"config.snn.batch_reduce must be 'mean' or 'sum', got "
-                     f'{snn["batch_reduce"]!r}.')
-  if snn['sampler'] not in coding.SAMPLERS:
-    raise ValueError(f'config.snn.sampler must be one of {coding.SAMPLERS}, '
-                     f'got {snn["sampler"]!r}.')
+  validate_erbp(config)
   p = config.protocol
-  if p.steps_per_task:
-    raise ValueError('the eRBP learner trains whole epochs; set '
-                     'config.protocol.steps_per_task=0.')
-  if p.reset_optimizer != 'none' or p.per_task_bn:
-    raise ValueError('the eRBP learner never acts at task boundaries: set '
-                     "config.protocol.reset_optimizer='none' and "
-                     'per_task_bn=False.')
-  tx = optimizers.build_optimizer(
-      config.optimizer, inject=(sweep_name,) if sweep_name else ())
-  d = config.data
   return ErbpLearner(
-      sizes=(stream.input_dim, hidden[0], stream.num_classes),
-      params=erbp_params(snn), tx=tx, snn=snn,
-      preprocess=(float(d.scale), float(d.mean), float(d.std)),
-      batch_size=int(p.batch_size),
-      eval_batch_size=int(p.eval_batch_size),
+      sizes=(stream.input_dim, config.model.hidden[0], stream.num_classes),
+      params=erbp_params(config.snn), tx=learner_utils.build_tx(
+          config, sweep_name), snn=dict(config.snn),
+      preprocess=learner_utils.Preprocess.from_config(config),
+      batch_size=int(p.batch_size), eval_batch_size=int(p.eval_batch_size),
       sweep=sweep_name)
+
+
+# config.learner='erbp': no `predict` or `uncertainty_scores` (an evaluator
+# that needs them is refused by validation).
+PLUGIN = interfaces.LearnerPlugin(build=make_erbp_learner,
+                                  validate=validate_erbp)

@@ -1,40 +1,29 @@
-"""Config checks that run before any data is loaded or anything compiled."""
+"""Config checks that run before any data is loaded or anything compiled.
+
+The fields every run has (seeds, data scaling, model, optimizer, protocol,
+sweep) are checked here; the stream, the learner and each evaluator named by
+the config check their own fields (their plugin's ``validate``, see
+:mod:`mpl_jax.train.registry`), and every evaluator must find the learner
+methods it needs. This module names no particular protocol.
+"""
 
 from __future__ import annotations
 
-from mpl_jax import config_checks
-from mpl_jax.data import datasets as datasets_lib
-from mpl_jax.data import streams as streams_lib
+from mpl_jax.train import checks
 from mpl_jax.train import models as models_lib
 from mpl_jax.train import optimizers
+from mpl_jax.train import registry
 
 RESETS = ('none', 'moments', 'all')
 EVAL_EVERY = ('epoch', 'task')
 REDUCTIONS = ('mean', 'sum')
-LEARNERS = ('gradient', 'erbp')
 
-
-# The shared checks, re-exported: callers use validate.ConfigError etc.
-ConfigError = config_checks.ConfigError
-require = config_checks.require
-choice = config_checks.choice
-
-
-def positive_int(cfg, path, minimum=1):
-  """An int field >= ``minimum`` (bools refused)."""
-  v = require(cfg, path)
-  if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-    raise ConfigError(f'config.{path} must be an integer >= {minimum}, got '
-                      f'{v!r}.')
-  return v
-
-
-def positive_number(cfg, path):
-  """A number field > 0 (bools refused)."""
-  v = require(cfg, path)
-  if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-    raise ConfigError(f'config.{path} must be a number > 0, got {v!r}.')
-  return v
+# The field checks, re-exported: callers use validate.ConfigError etc.
+ConfigError = checks.ConfigError
+require = checks.require
+choice = checks.choice
+positive_int = checks.positive_int
+positive_number = checks.positive_number
 
 
 def validate_config(config) -> None:
@@ -43,27 +32,9 @@ def validate_config(config) -> None:
   seed = require(config, 'seed')
   if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
     raise ConfigError(f'config.seed must be an integer >= 0, got {seed!r}.')
+  choice(config, 'program', ('continual',))
 
-  stream = choice(config, 'data.stream', streams_lib.STREAMS + ('items',))
-  names = (list(require(config, 'data.datasets')) if stream == 'sequential'
-           else [require(config, 'data.dataset')])
-  if not names:
-    raise ConfigError('config.data.datasets is empty.')
-  for n in names:
-    if n not in datasets_lib.DATASETS:
-      raise ConfigError(f'unknown dataset {n!r}; known: '
-                        f'{sorted(datasets_lib.DATASETS)}.')
-  if stream == 'permuted':
-    positive_int(config, 'data.num_tasks')
-  if stream == 'split':
-    scenario = choice(config, 'data.scenario', streams_lib.SCENARIOS)
-    outputs = choice(config, 'data.train_outputs', streams_lib.TRAIN_OUTPUTS)
-    if outputs != 'all' and scenario != 'class':
-      raise ConfigError(f"config.data.train_outputs={outputs!r} applies to "
-                        f"scenario 'class' only, got {scenario!r}.")
-    choice(config, 'data.class_order', ('fixed', 'random'))
-    positive_int(config, 'data.classes_per_task')
-    positive_int(config, 'data.num_tasks', minimum=0)
+  stream = registry.STREAMS.get(require(config, 'data.stream'))
   for f in ('train_subset', 'test_subset'):
     if f in config.data:
       positive_int(config, f'data.{f}', minimum=0)
@@ -72,10 +43,37 @@ def validate_config(config) -> None:
   if not scale > 0 or not std > 0:
     raise ConfigError(f'config.data.scale and .std must be > 0, got '
                       f'{scale!r}, {std!r}.')
+  stream.validate(config)
+  name, kwargs = _check_model_and_optimizer(config)
+  _check_protocol(config)
 
-  if stream == 'items':
-    from mpl_jax.train import items  # pylint: disable=g-import-not-at-top
-    items.validate_items_config(config)
+  learner_name = require(config, 'learner')
+  learner = registry.LEARNERS.get(learner_name)
+  learner.validate(config)
+  for ev_name in require(config, 'evals'):
+    ev = registry.EVALUATORS.get(ev_name)
+    ev.validate(config)
+    missing = [m for m in ev.needs if m not in learner.provides]
+    if missing:
+      raise ConfigError(
+          f'evaluator config.evals.{ev_name} needs {missing} of the learner, '
+          f'which learner config.learner={learner_name!r} does not provide '
+          f'(it provides {list(learner.provides)}).')
+
+  sweep = require(config, 'sweep')
+  if sweep.name and stream.optimizer_variants is None:
+    if sweep.name not in kwargs:
+      raise ConfigError(
+          f'config.sweep.name={sweep.name!r} is not an argument of '
+          f'optimizer {name!r} set in config.optimizer ({sorted(kwargs)}).')
+    values = list(sweep.get('values', ()))
+    if not values or not all(isinstance(v, (int, float)) and
+                             not isinstance(v, bool) for v in values):
+      raise ConfigError(f'config.sweep.values must be a non-empty list of '
+                        f'numbers, got {values!r}.')
+
+
+def _check_model_and_optimizer(config):
   try:
     models_lib.model_kwargs(require(config, 'model'))
     name, kwargs = optimizers.optimizer_kwargs(require(config, 'optimizer'))
@@ -93,49 +91,23 @@ def validate_config(config) -> None:
     optimizers.build_optimizer(config.optimizer)
   except (ValueError, TypeError) as e:
     raise ConfigError(f'config.optimizer ({name}): {e}') from None
-  choice(config, 'learner', LEARNERS)
-  choice(config, 'program', ('continual',))
+  return name, kwargs
 
+
+def _check_protocol(config) -> None:
   positive_int(config, 'protocol.epochs_per_task')
   positive_int(config, 'protocol.batch_size')
   positive_int(config, 'protocol.eval_batch_size')
   choice(config, 'protocol.reset_optimizer', RESETS)
-  if not isinstance(require(config, 'protocol.per_task_bn'), bool):
-    raise ConfigError('config.protocol.per_task_bn must be True or False.')
+  checks.boolean(config, 'protocol.per_task_bn')
   choice(config, 'protocol.eval_every', EVAL_EVERY)
   choice(config, 'protocol.vectorize', ('auto', 'vmap', 'map'))
   choice(config, 'protocol.eval_tasks', ('all', 'seen'))
   choice(config, 'protocol.progress', ('auto', 'epoch', 'task'))
-  choice(config, 'protocol.save_mode', ('auto', 'background',
-                                        'blocking'))
+  choice(config, 'protocol.save_mode', ('auto', 'background', 'blocking'))
   for f in ('task_boundaries', 'tensorboard'):
-    if not isinstance(require(config, f'protocol.{f}'), bool):
-      raise ConfigError(f'config.protocol.{f} must be True or False.')
+    checks.boolean(config, f'protocol.{f}')
   choice(config, 'protocol.loss_reduction', REDUCTIONS)
   positive_int(config, 'protocol.steps_per_task', minimum=0)
   positive_int(config, 'protocol.devices', minimum=0)
   positive_number(config, 'protocol.divergence_factor')
-
-  for ev, settings in require(config, 'evals').items():
-    if ev == 'items':
-      continue  # checked with the item protocol
-    if ev == 'ood_auc':
-      ds = require(config, 'evals.ood_auc.dataset')
-      if ds not in datasets_lib.DATASETS:
-        raise ConfigError(f'unknown config.evals.ood_auc.dataset {ds!r}; '
-                          f'known: {sorted(datasets_lib.DATASETS)}.')
-      positive_int(config, 'evals.ood_auc.test_subset', minimum=0)
-    else:
-      raise ConfigError(f'unknown evaluator config.evals.{ev}; known: '
-                        "['items', 'ood_auc'].")
-  sweep = require(config, 'sweep')
-  if sweep.name and stream != 'items':
-    if sweep.name not in kwargs:
-      raise ConfigError(
-          f'config.sweep.name={sweep.name!r} is not an argument of '
-          f'optimizer {name!r} set in config.optimizer ({sorted(kwargs)}).')
-    values = list(sweep.get('values', ()))
-    if not values or not all(isinstance(v, (int, float)) and
-                             not isinstance(v, bool) for v in values):
-      raise ConfigError(f'config.sweep.values must be a non-empty list of '
-                        f'numbers, got {values!r}.')
