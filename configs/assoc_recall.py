@@ -77,8 +77,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.decoders = ('naive', 'corr', 'oracle')
   c.dynamics = ml_collections.ConfigDict(dict(mode='gibbs', sweeps=20,
                                               burn=5))
+  # rule: the event table (mpl_jax.neuro.cascade.event_table): 'balanced'
+  # (= hetero) or 'unbalanced'; role: the count the correlation-aware
+  # decoder integrates out ('pre': per column, the one 'balanced'
+  # correlates with; 'post': per row).
   c.cascade = ml_collections.ConfigDict(dict(depth=5, x=0.5, num_bins=32,
-                                             rule='hetero'))
+                                             rule='balanced', role='pre'))
   c.exact = ml_collections.ConfigDict(dict(
       enabled=True, n=10, f=0.2, ms=(2, 4, 8, 16, 32), trials=64,
       rules=('hebb', 'covariance', 'hetero', 'homo')))
