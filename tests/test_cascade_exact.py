@@ -169,9 +169,7 @@ def test_log_evidence_monte_carlo_vs_enumeration():
 
 def test_study_shapes_and_cue_column():
   cue = assoc.cue_noise(0.2, F)
-  e, enum = exact_bayes.study(0, n=4, f=F, ms=(2, 4), trials=3, cue=cue,
-                              event='unbalanced', depth=2, samples=16,
-                              max_enum_bits=8)
+  e = exact_bayes.study(0, n=4, f=F, ms=(2, 4), trials=3, cue=cue,
+                        event='unbalanced', depth=2, samples=16)
   assert e.shape == (2, 3, 1 + len(exact_bayes.DECODERS))
   assert np.all((e >= 0) & (e <= 1))
-  np.testing.assert_array_equal(enum, [True, False])

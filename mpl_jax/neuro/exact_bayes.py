@@ -16,13 +16,13 @@ where each factor is exact (``pi T(x_i, x_j) prod_m T(xi_i^m, xi_j^m)``
 read at the observed efficacy: the initial state and every stochastic
 transition are summed over). ``x`` is enumerated over all ``2^N`` states.
 The expectation over the later patterns (``2^{N (M-1)}`` configurations)
-is a sum over all of them, weighted by their prior, when
-``N (M - 1) <= max_enum_bits`` (then the posterior is exact up to float32
-rounding); above that it is a Monte Carlo mean over ``samples`` draws from
-their prior, the same draws for every ``x`` (common random numbers): an
-estimate, whose error BUILD.md reports by comparing sample sizes on the
-same trials (``tests/test_cascade_exact.py`` checks the estimator against
-the enumeration where both are possible).
+is a sum over all of them weighted by their prior (:func:`log_evidence`
+with ``samples=None``: exact up to float32 rounding; feasible for
+``N (M - 1)`` up to ~16 bits) or a Monte Carlo mean over ``samples`` draws
+from their prior, the same draws for every ``x`` (common random numbers):
+an estimate. :func:`study` uses the estimate at every M (one compiled
+program); ``tests/test_cascade_exact.py`` checks it against the
+enumeration.
 
 :func:`study` compares, on the same trials, the cue, each decoder's own
 posterior (enumerated, so the sampler is out of the comparison), and this
@@ -123,83 +123,91 @@ DECODERS = ('naive', 'corr_post', 'corr_pre', 'oracle', 'bayes')
 
 def study(seed: int, *, n: int, f: float, ms, trials: int, cue: assoc.Cue,
           event: str = 'balanced', depth: int = 5, x: float = 0.5,
-          samples: int = 4096, max_enum_bits: int = 12):
+          samples: int = 4096):
   """Recall errors of the cue, every decoder's posterior and Bayes.
+
+  One compiled program for every M (patterns beyond M masked, tables
+  padded); the Bayes column uses the Monte Carlo estimate of the later
+  patterns' expectation at every M (with ``2^{N (M-1)} <= samples`` /
+  16 configurations, e.g. M = 2 at N = 6, it is close to the enumeration:
+  ``tests/test_cascade_exact.py::test_log_evidence_monte_carlo_vs_enumeration``).
 
   Args:
     seed: integer seed (trials of different seeds are independent).
     n, f: neurons (small: 2^n states are enumerated) and coding level.
-    ms: numbers of stored patterns (>= 2); one compiled program each.
+    ms: numbers of stored patterns (>= 2).
     trials: trials per M (vmapped).
     cue: cue noise.
     event: cascade event table (:func:`cascade.event_table`).
     depth, x: cascade depth and ratio.
-    samples: Monte Carlo draws of the later patterns for ``bayes`` where
-      they are not enumerated.
-    max_enum_bits: the later patterns are enumerated exactly when
-      ``n (M - 1) <= max_enum_bits``.
+    samples: Monte Carlo draws of the later patterns for ``bayes``.
 
   Returns:
-    ([len(ms), trials, 1 + len(DECODERS)] errors (fraction of wrong bits
-    of the thresholded marginals): cue, then :data:`DECODERS` in order;
-    [len(ms)] bool, True where ``bayes`` was exact (enumerated)).
+    [len(ms), trials, 1 + len(DECODERS)] errors (fraction of wrong bits
+    of the thresholded marginals): cue, then :data:`DECODERS` in order.
   """
+  ms = np.asarray(ms, np.int32)
+  m_max = int(ms.max())
   table = cascade.event_table(event, f)
   tp, pi, start, strong = _model(depth, x, table, f)
+  tabs = {}
+  for role in ('post', 'pre'):
+    tb = [cascade.tables(depth, x, table, f, int(m) - 1, m_max, role)
+          for m in ms]
+    tabs[role] = tuple(jnp.asarray(np.stack([getattr(t, a) for t in tb]))
+                       for a in ('naive', 'per_k', 'log_prior'))
+  pair = np.zeros((len(ms), 2, 2, 2, m_max, m_max), np.float32)
+  for r, m in enumerate(ms):
+    pair[r, ..., :m, :m] = cascade.pair_count_tables(depth, x, table, f,
+                                                     int(m) - 1)
   consts = tuple(jnp.asarray(a, jnp.float32) for a in (tp, start, strong))
-  out, enumerated = [], []
-  for r, m in enumerate(int(v) for v in ms):
-    tabs = {}
-    for role in ('post', 'pre'):
-      tb = cascade.tables(depth, x, table, f, m - 1, m, role)
-      tabs[role] = tuple(jnp.asarray(a) for a in (tb.naive, tb.per_k,
-                                                  tb.log_prior))
-    pair = jnp.asarray(cascade.pair_count_tables(depth, x, table, f, m - 1))
-    enum = n * (m - 1) <= max_enum_bits
-    keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), r),
-                            trials)
-    out.append(np.asarray(_study_program(
-        keys, tabs['post'], tabs['pre'], pair, cue, consts,
-        jnp.asarray(pi, jnp.float32), n=n, f=float(f), m=m, depth=depth,
-        table_key=tuple(table.ravel().tolist()),
-        samples=None if enum else samples)))
-    enumerated.append(enum)
-  return np.stack(out), np.array(enumerated)
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(ms) * trials)
+  keys = keys.reshape(len(ms), trials, -1)
+  return np.asarray(_study_program(
+      keys, jnp.asarray(ms), tabs['post'], tabs['pre'], jnp.asarray(pair),
+      cue, consts, jnp.asarray(pi, jnp.float32), n=n, f=float(f),
+      m_max=m_max, depth=depth, table_key=tuple(table.ravel().tolist()),
+      samples=samples))
 
 
 @functools.partial(jax.jit, static_argnames=(
-    'n', 'f', 'm', 'depth', 'table_key', 'samples'))
-def _study_program(keys, tpost, tpre, pair, cue, consts, pi, *, n, f, m,
-                   depth, table_key, samples):
+    'n', 'f', 'm_max', 'depth', 'table_key', 'samples'))
+def _study_program(keys, ms, post, pre, pair, cue, consts, pi, *, n, f,
+                   m_max, depth, table_key, samples):
   tp, start, strong = consts
   table = np.asarray(table_key).reshape(2, 2)
   mv = cascade.moves(depth)
 
-  def trial(key):
+  def trial(key, m, tpost, tpre, pr):
     k_pat, k_cue, k_init, k_store, k_mc = jax.random.split(key, 5)
-    pats = assoc.draw_patterns(k_pat, m, n, f)
+    pats = assoc.draw_patterns(k_pat, m_max, n, f)
+    mask = (jnp.arange(m_max) < m).astype(jnp.float32)
     s0 = cascade.initial_states(k_init, pi, (n, n))
-    w = (cascade.store(k_store, pats, table, mv, s0)
+    w = (cascade.store(k_store, pats, table, mv, s0, mask)
          >= depth).astype(jnp.float32)
     target = pats[0]
     bits = assoc.draw_cue(k_cue, target, cue)
     odds = assoc.cue_prior_odds(bits, cue, f)
-    counts = jnp.sum(pats[1:], 0).astype(jnp.int32)
+    counts = jnp.sum(pats[1:] * mask[1:, None], 0).astype(jnp.int32)
     truth = target > 0.5
     errs = [jnp.mean((bits > 0.5) != truth)]
     decs = {
         'naive': recall.cascade_decoder('naive', w, *tpost),
         'corr_post': recall.cascade_decoder('corr', w, *tpost, role='post'),
         'corr_pre': recall.cascade_decoder('corr', w, *tpre, role='pre'),
-        'oracle': recall.cascade_decoder('oracle', w, *tpost, pair=pair,
+        'oracle': recall.cascade_decoder('oracle', w, *tpost, pair=pr,
                                          counts=counts),
     }
     for name in DECODERS[:-1]:
       marg, _ = recall.exact_marginals(decs[name], odds, n)
       errs.append(jnp.mean((marg > 0.5) != truth))
-    marg = bayes_marginals(k_mc, w, odds, m - 1, jnp.ones((m - 1,)), f, tp,
-                           start, strong, samples)
+    marg = bayes_marginals(k_mc, w, odds, m_max - 1, mask[1:], f, tp, start,
+                           strong, samples)
     errs.append(jnp.mean((marg > 0.5) != truth))
     return jnp.stack(errs)
 
-  return jax.vmap(trial)(keys)
+  per_t = jax.vmap(trial, in_axes=(0, None, None, None, None))
+  sel = lambda t, r: tuple(a[r] for a in t)
+  return jax.lax.map(lambda r: per_t(keys[r], ms[r], sel(post, r),
+                                     sel(pre, r), pair[r]),
+                     jnp.arange(ms.shape[0]))
