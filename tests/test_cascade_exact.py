@@ -110,7 +110,7 @@ def test_count_correlations_measured():
         jax.random.PRNGKey(0), 5, 0.5, cascade.event_table(event, 0.1), 0.1,
         40, 60, reps=8)
   print('\ncount correlations (post, pre):', out)
-  assert abs(out['balanced'][0]) < 0.15 and out['balanced'][1] > 0.4
+  assert abs(out['balanced'][0]) < 0.15 and out['balanced'][1] > 0.3
   assert out['unbalanced'][0] > 0.15 and out['unbalanced'][1] > 0.15
 
 
