@@ -27,6 +27,15 @@ covariance rule (no shared terms); for the non-centred rules the
 independent decoder degrades catastrophically (worse than the cue) as M
 grows while the correlation-aware one stays close to the oracle.
 
+Cascade decoders (issue 20): ``corr`` integrates out one count per column
+(``cascade.role='pre'``, the count the balanced table correlates with) or
+per row (``'post'``); ``oracle`` knows both neurons' counts
+(``cascade.pair_count_tables``); ``cascade.rule`` 'balanced' (= hetero) or
+'unbalanced'. The table below was measured BEFORE these changes and before
+symmetric W (hebb, covariance) was counted once; it has not been re-run.
+The comparison with the exact Bayes posterior (small N) is
+``mpl_jax.neuro.exact_bayes.study``, see BUILD.md.
+
 Measured (2-core CPU shared with other jobs, load ~11, jax 0.10.2; 9.5 min
 wall: main sweep 518 s, tiny exact network 46 s, compiles included).
 Recall error (fraction of wrong bits, mean of 16 trials) at M = 80 / 160;
@@ -77,8 +86,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.decoders = ('naive', 'corr', 'oracle')
   c.dynamics = ml_collections.ConfigDict(dict(mode='gibbs', sweeps=20,
                                               burn=5))
+  # rule: the event table (mpl_jax.neuro.cascade.event_table): 'balanced'
+  # (= hetero) or 'unbalanced'; role: the count the correlation-aware
+  # decoder integrates out ('pre': per column, the one 'balanced'
+  # correlates with; 'post': per row).
   c.cascade = ml_collections.ConfigDict(dict(depth=5, x=0.5, num_bins=32,
-                                             rule='hetero'))
+                                             rule='balanced', role='pre'))
   c.exact = ml_collections.ConfigDict(dict(
       enabled=True, n=10, f=0.2, ms=(2, 4, 8, 16, 32), trials=64,
       rules=('hebb', 'covariance', 'hetero', 'homo')))

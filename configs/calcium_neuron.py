@@ -51,6 +51,12 @@ group); the rate overshoots (up to 80 Hz in a 100 ms bin in the first 2 s),
 (mean of the last 12 s; 100 ms bins scatter 0-40 Hz). Without it every
 weight reaches the upper bound within ~1 s and the rate stays at ~54 Hz
 (with w_max = 1 the bound, not the rule, stops the run-away).
+
+This table is one seed. Five input seeds, on a reduced neuron (20 inputs,
+gain 20, eta_linear 6e-3, 30 s): tests/test_calcium.py::
+test_neuron_selective_with_metaplasticity_saturates_without and, without
+the [0, 1] clip, ::test_neuron_runs_away_without_metaplasticity_unbounded
+(values in BUILD.md).
 """
 
 import ml_collections

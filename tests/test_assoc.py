@@ -88,7 +88,7 @@ def test_corr_loglik_equals_multivariate_normal():
   as one multivariate normal over all N (N - 1) synapses."""
   n, m = 6, 12
   pats = _patterns(1, m, n)
-  for name in ('hebb', 'hetero', 'homo'):
+  for name in ('hetero', 'homo'):       # asymmetric W (hebb: next test)
     rule = assoc.decompose(assoc.rule_table(name, F))
     mom = assoc.moments(rule, F, m)
     w = np.asarray(assoc.store(jnp.asarray(pats), rule), np.float64)
@@ -116,6 +116,51 @@ def test_corr_loglik_equals_multivariate_normal():
                                atol=2e-2)
 
 
+def test_symmetric_w_counted_once():
+  """hebb / covariance store a symmetric W: the decoders use each pair
+  {i, j} once. Correlation-aware: vs the random-effects Gaussian over the
+  N (N - 1) / 2 pairs written out as one multivariate normal; naive: vs the
+  sum over i < j."""
+  n, m = 6, 12
+  pats = _patterns(3, m, n)
+  for name in ('hebb', 'covariance'):
+    rule = assoc.decompose(assoc.rule_table(name, F))
+    assert float(assoc.half_factor(rule)) == 0.5
+    mom = assoc.moments(rule, F, m)
+    w = np.asarray(assoc.store(jnp.asarray(pats), rule), np.float64)
+    np.testing.assert_allclose(w, w.T, atol=1e-5)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    a = float(mom.alpha)
+    s_rho, s_e = float(mom.var_rho), float(mom.var_e) + 1e-6
+    cov = np.zeros((len(pairs), len(pairs)))
+    for p, (i, j) in enumerate(pairs):
+      for q, (k, l) in enumerate(pairs):
+        cov[p, q] = s_rho * a * a * ((i == k) + (i == l) + (j == k)
+                                     + (j == l))
+        cov[p, q] += s_e * (p == q)
+    prec = np.linalg.inv(cov)
+    var_b = float(mom.var_b) + 1e-6
+
+    def refs(x):
+      om = np.asarray(rule.omega(x[:, None], x[None, :]), np.float64)
+      d = np.array([w[i, j] - float(mom.mu) - om[i, j] for i, j in pairs])
+      return -0.5 * d @ prec @ d, -0.5 * d @ d / var_b
+
+    xs = [pats[0], pats[1], np.zeros(n, np.float32), np.ones(n, np.float32)]
+    got_c = [float(assoc.loglik_corr(jnp.asarray(w, jnp.float32),
+                                     jnp.asarray(x), rule, mom)) for x in xs]
+    got_n = [float(assoc.loglik_naive(jnp.asarray(w, jnp.float32),
+                                      jnp.asarray(x), rule, mom)) for x in xs]
+    ref_c, ref_n = zip(*[refs(x) for x in xs])
+    if name == 'hebb':     # covariance: alpha = 0, nothing to marginalise
+      np.testing.assert_allclose(np.diff(got_c), np.diff(ref_c), rtol=2e-3,
+                                 atol=2e-2)
+    np.testing.assert_allclose(np.diff(got_n), np.diff(ref_n), rtol=1e-4,
+                               atol=1e-3)
+  hetero = assoc.decompose(assoc.rule_table('hetero', F))
+  assert float(assoc.half_factor(hetero)) == 1.0
+
+
 @functools.lru_cache(maxsize=None)
 def _decoders(n=10, m=8, seed=2):
   pats = _patterns(seed, m, n)
@@ -135,11 +180,16 @@ def _decoders(n=10, m=8, seed=2):
   s0 = cascade.initial_states(jax.random.PRNGKey(3), pi, (n, n))
   st = cascade.store(jax.random.PRNGKey(4), jnp.asarray(pats), table, mv, s0)
   wb = (st >= 3).astype(jnp.float32)
-  kidx = jnp.clip(jnp.asarray(pats[1:].sum(0), jnp.int32) - tb.k_lo, 0, 7)
+  pair = jnp.asarray(cascade.pair_count_tables(3, 0.5, table, F, m - 1))
+  counts = jnp.asarray(pats[1:].sum(0), jnp.int32)
+  tb_pre = cascade.tables(3, 0.5, table, F, m - 1, 8, 'pre')
   for kind in ('naive', 'corr', 'oracle'):
     out['cascade', kind] = recall.cascade_decoder(
         kind, wb, jnp.asarray(tb.naive), jnp.asarray(tb.per_k),
-        jnp.asarray(tb.log_prior), kidx)
+        jnp.asarray(tb.log_prior), role='post', pair=pair, counts=counts)
+  out['cascade', 'corr_pre'] = recall.cascade_decoder(
+      'corr', wb, jnp.asarray(tb_pre.naive), jnp.asarray(tb_pre.per_k),
+      jnp.asarray(tb_pre.log_prior), role='pre')
   return out, pats
 
 
@@ -149,7 +199,8 @@ def test_odds_equal_loglik_differences_and_aux_updates():
   idx = jnp.arange(7)
   # (additive naive is the oracle's code with rho = 0 and Var B.)
   for key in (('hebb', 'corr'), ('hebb', 'oracle'), ('homo', 'corr'),
-              ('cascade', 'naive'), ('cascade', 'corr'), ('cascade', 'oracle')):
+              ('cascade', 'naive'), ('cascade', 'corr'), ('cascade', 'oracle'),
+              ('cascade', 'corr_pre')):
     dec = decs[key]
 
     @jax.jit

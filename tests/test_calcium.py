@@ -210,8 +210,33 @@ def test_sliding_threshold_moves_up_and_back():
 # ---------------------------------------------------------------- neuron
 
 
-def _np_neuron(cp, npar, xs, w0, delay):
-  """Plain loop: IF membrane, delayed BPAP, every synapse."""
+def _np_sig(x, b):
+  return 1.0 / (1.0 + np.exp(-b * x))
+
+
+def _np_omega(ca, preset):
+  """Omega(Ca) with SPEC-more §4's numbers (not the library's fields)."""
+  if preset == 'shouval2002':
+    return 0.25 + _np_sig(ca - 0.55, 80.0) - 0.25 * _np_sig(ca - 0.35, 80.0)
+  return _np_sig(ca - 0.4, 20.0) - 0.5 * _np_sig(ca - 0.25, 60.0)
+
+
+def _np_eta(ca, preset, eta_linear=2e-3):
+  """eta(Ca) in 1/ms: SPEC-more §4 (2002: tau in s; Plasticnet: 0.02 Ca,
+  slowed here to 2e-3 Ca so that the weights stay inside their bounds)."""
+  if preset == 'shouval2002':
+    tau_s = 0.1 / (0.1 * 1e-4 + max(ca, 0.0) ** 3) + 1.0
+    return 1.0 / tau_s / 1000.0
+  return eta_linear * ca
+
+
+def _np_neuron(cp, npar, xs, w0, delay, preset):
+  """Plain loop: IF membrane, delayed BPAP, every synapse.
+
+  Omega, eta and lambda come from the spec's numbers for ``preset``
+  (:func:`_np_omega`, :func:`_np_eta`), not from the library.
+  """
+  lam = 1.0 if preset == 'shouval2002' else 0.0
   n_in = xs.shape[1]
   v, drive, ref = npar.v_rest, 0.0, 0
   buf = [0.0] * max(delay, 1)
@@ -232,16 +257,23 @@ def _np_neuron(cp, npar, xs, w0, delay):
     buf[n % delay] = float(spike)
     for j in range(n_in):
       s = syn[j]
-      c = 1.0 - (s['f'] + s['s'])
-      s['f'] += x[j] * cp.p0 * cp.nmda_if * c
-      s['s'] += x[j] * cp.p0 * cp.nmda_is * c
-      if arrival:
-        s['bf'], s['bs'] = cp.bpap_if, cp.bpap_is
+      if preset == 'shouval2002':   # half of the closed channels open
+        c = 1.0 - (s['f'] + s['s'])
+        s['f'] += x[j] * 0.5 * 0.5 * c
+        s['s'] += x[j] * 0.5 * 0.5 * c
+        if arrival:                  # the last BPAP replaces the earlier
+          s['bf'], s['bs'] = 0.75, 0.25
+      else:                          # I += mu (I_max - I); BPAPs add
+        s['f'] += x[j] * 0.7 * (0.75 - s['f'])
+        s['s'] += x[j] * 0.7 * (0.25 - s['s'])
+        if arrival:
+          s['bf'], s['bs'] = s['bf'] + 0.75, s['bs'] + 0.25
       vd = v + cp.bpap_amp * (s['bf'] + s['bs'])
       b = 1.0 / (1.0 + np.exp(-cp.mg_k * vd) * cp.mg / cp.mg_c)
       cur = s['g'] * (s['f'] + s['s']) * b * (vd - cp.v_rev)
       s['ca'] += cp.dt * (cur - s['ca'] / cp.tau_ca)
-      s['w'] = float(ca_lib.w_step(s['w'], s['ca'], cp))
+      s['w'] = min(max(s['w'] + cp.dt * _np_eta(s['ca'], preset) * (
+          _np_omega(s['ca'], preset) - lam * s['w']), cp.w_min), cp.w_max)
       s['g'] += cp.dt * (cp.k_plus * (cp.g_target - s['g'])
                          - cp.k_minus * (vd - cp.v0) ** 2 * s['g'])
       for k, tau in (('f', cp.tau_nmda_f), ('s', cp.tau_nmda_s),
@@ -253,9 +285,13 @@ def _np_neuron(cp, npar, xs, w0, delay):
   return np.array(vs), np.array(spikes), np.array(ws)
 
 
-def test_neuron_step_matches_numpy_loop():
-  cp = P._replace(epsp_scale=0.0, k_plus=1e-3, k_minus=1e-6, w_min=0.0,
-                  w_max=1.0)
+@pytest.mark.parametrize('preset', ['shouval2002', 'plasticnet'])
+def test_neuron_step_matches_numpy_loop(preset):
+  cp = ca_lib.PRESETS[preset]._replace(
+      epsp_scale=0.0, k_plus=1e-3, k_minus=1e-6, w_min=0.0, w_max=1.0,
+      bpap_delay=2.0)
+  if preset == 'plasticnet':
+    cp = cp._replace(eta_linear=2e-3)
   npar = neuron_lib.NeuronParams(syn_gain=60.0)
   rng = np.random.default_rng(0)
   xs = (rng.random((400, 3)) < 0.03).astype(np.float32)
@@ -270,8 +306,10 @@ def test_neuron_step_matches_numpy_loop():
 
   _, (v, sp, w) = jax.jit(lambda: jax.lax.scan(
       step, state, (jnp.asarray(xs), jnp.arange(400))))()
-  rv, rsp, rw = _np_neuron(cp, npar, xs, w0, delay)
+  rv, rsp, rw = _np_neuron(cp, npar, xs, w0, delay, preset)
   assert rsp.sum() >= 2                      # it fired: BPAPs were tested
+  assert np.all(np.abs(rw[-1] - w0) > 1e-3)   # every weight moved
+  assert np.all((rw > 0.0) & (rw < 1.0))      # inside the clip bounds
   np.testing.assert_array_equal(np.asarray(sp), rsp)
   np.testing.assert_allclose(np.asarray(v), rv, atol=1e-3)
   np.testing.assert_allclose(np.asarray(w), rw, rtol=1e-5)
@@ -310,6 +348,67 @@ def test_simulate_vmaps_over_metaplasticity_switch():
                               rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(off['g_nmda'], cp.g_nmda, rtol=1e-6)
   assert float(both['g_nmda'][0, -1]) != pytest.approx(cp.g_nmda)
+
+
+def _neuron_arms(seconds, w_max, seeds=5, n_in=20):
+  """The neuron of configs/calcium_neuron.py, shrunk: ``n_in`` inputs (half
+  correlated, c = 0.5, all 10 Hz), syn_gain x 100 / n_in, eta_linear 6e-3;
+  metaplasticity on and off (lanes) x ``seeds`` input seeds, one program."""
+  cp = ca_lib.PLASTICNET._replace(
+      eta_linear=6e-3, epsp_scale=0.0, w_min=0.0, w_max=w_max,
+      bpap_delay=2.0, k_plus=2e-4, k_minus=2e-6)
+  npar = neuron_lib.NeuronParams(syn_gain=4.0 * 100 / n_in, corr_1=0.5)
+  w0 = jnp.full((n_in,), 0.5)
+  records = int(seconds * 2)                 # 500 ms records
+
+  def one(key, kp, km):
+    return neuron_lib.simulate(
+        key, cp._replace(k_plus=kp, k_minus=km), npar, w0,
+        num_records=records, steps_per_record=5000, num_inputs=n_in,
+        group_size=n_in // 2, delay_steps=20)
+
+  keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+  run = jax.jit(jax.vmap(jax.vmap(one, (None, 0, 0)), (0, None, None)))
+  rec = run(keys, jnp.array([2e-4, 0.0]), jnp.array([2e-6, 0.0]))
+  return {k: np.asarray(v) for k, v in rec.items()}   # [seed, on/off, ...]
+
+
+def test_neuron_selective_with_metaplasticity_saturates_without():
+  """BUILD.md's neuron claim, 5 input seeds, 30 s simulated, w in [0, 1].
+
+  On: the correlated group ends near the upper bound, the other near 0.
+  Off: both groups run to the upper bound (no selectivity), rate higher.
+  """
+  rec = _neuron_arms(30.0, 1.0)
+  w1, w2 = rec['w_1'][:, :, -1], rec['w_2'][:, :, -1]
+  rate = rec['rate'][:, :, -6:].mean(-1)     # the last 3 s
+  print('\nselectivity w1 on', w1[:, 0].round(3), 'w2 on', w2[:, 0].round(3),
+        '\nw1 off', w1[:, 1].round(3), 'w2 off', w2[:, 1].round(3),
+        '\nrate on', rate[:, 0], 'rate off', rate[:, 1])
+  assert np.all(w1[:, 0] > 0.8) and np.all(w2[:, 0] < 0.3)
+  assert np.all(w1[:, 0] - w2[:, 0] > 0.6)
+  w_off = rec['w_final'][:, 1]
+  assert np.all(w_off.min(-1) > 0.8)           # no synapse depressed
+  assert np.all(w_off.mean(-1) > 0.95)         # saturated on average
+  assert np.all(np.abs(w1[:, 1] - w2[:, 1]) < 0.05)   # no selectivity
+  assert np.all(rate[:, 1] > 1.5 * rate[:, 0])
+
+
+def test_neuron_runs_away_without_metaplasticity_unbounded():
+  """Without the clip at 1: off, the weights and the rate run away; on,
+  g_N's down-regulation keeps them bounded (5 seeds, 10 s simulated)."""
+  rec = _neuron_arms(10.0, float('inf'))
+  w = rec['w_final']                           # [seed, on/off, input]
+  rate = rec['rate'][:, :, -4:].mean(-1)
+  print('\nrunaway mean w on', w[:, 0].mean(-1).round(2), 'off',
+        w[:, 1].mean(-1).round(2), '\nrate on', rate[:, 0], 'off',
+        rate[:, 1])
+  assert np.all(w[:, 1].mean(-1) > 10 * 0.5)   # off: 10x the start
+  w_mid = np.stack([rec['w_1'], rec['w_2']])[:, :, 1]
+  assert np.all(w_mid[:, :, -1] > w_mid[:, :, 10])   # and still growing
+  assert np.all(rate[:, 1] > 150.0)
+  assert np.all(w[:, 0].mean(-1) < 0.2 * w[:, 1].mean(-1))   # on: held
+  assert np.all(rate[:, 0] < 0.5 * rate[:, 1])
 
 
 # ----------------------------------------------------------- end to end

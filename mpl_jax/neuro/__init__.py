@@ -6,7 +6,9 @@
   vmapped sweep in one compiled program; :mod:`neuron`: an
   integrate-and-fire neuron with ~100 such synapses.
 * :mod:`assoc`, :mod:`cascade`, :mod:`recall`, :mod:`recall_sweep`:
-  associative recall with correlated synapses (Savin, Dayan & Lengyel 2013).
+  associative recall with correlated synapses (Savin, Dayan & Lengyel 2013);
+  :mod:`exact_bayes`: the brute-force Bayes posterior of cascade recall for
+  small N, the reference the decoders are compared with.
 * :mod:`experiments`: ``run_calcium`` / ``run_assoc`` (configs checked by
   :mod:`validation`, figures by :mod:`plots`), the entry points of
   ``launch.main`` (``config.program = 'calcium'`` / ``'assoc'``).

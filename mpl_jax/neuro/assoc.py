@@ -34,9 +34,12 @@ Background of the other ``M - 1`` patterns, exactly decomposed with
 
 with ``rho`` and ``e`` uncorrelated. The shared ``rho_i`` (row i as post
 with alpha, column i as pre with beta) is the correlation; the covariance
-rule has alpha = beta = 0. (``e_ij = e_ji``: the interaction term of a
-reciprocal pair is one; every decoder here treats the two as independent
-noise, an approximation they share [P].)
+rule has alpha = beta = 0. Symmetric tables (``hebb``, ``covariance``)
+give a symmetric W: every decoder then counts each pair {i, j} once
+(:func:`half_factor`; the correlation-aware one marginalises the pairs'
+random-effects model, not the synapses'). For asymmetric tables W_ij and
+W_ji share the interaction term (``e_ij = e_ji``) and the decoders treat
+the two as independent noise, an approximation they share [P].
 
 Decoders (log P(W | x)); D = W - mu_B - Omega(x) off the diagonal:
 
@@ -191,15 +194,34 @@ class CorrConsts(NamedTuple):
   s_e: jax.Array
   d: jax.Array
   g: jax.Array
+  half: jax.Array   # 0.5 for a symmetric table (each pair counted once)
 
 
-def corr_consts(m: Moments, n: int, eps: float = 1e-6) -> CorrConsts:
-  """``s_e``, ``d`` and ``g`` of the marginalised random-effects model."""
+def half_factor(rule: Rule):
+  """0.5 when Omega is symmetric (W = W^T: W_ij and W_ji are one
+  observation, counted once), else 1 (traceable)."""
+  return jnp.where(jnp.abs(rule.w_post - rule.w_pre) < 1e-7, 0.5, 1.0)
+
+
+def corr_consts(m: Moments, n: int, eps: float = 1e-6,
+                half=1.0) -> CorrConsts:
+  """``s_e``, ``d`` and ``g`` of the marginalised random-effects model.
+
+  ``half = 1``: the N (N - 1) synapses as separate observations. ``half =
+  0.5`` (symmetric W, alpha = beta): the N (N - 1) / 2 pairs once, the
+  residual of pair {i, j} = alpha (rho_i + rho_j) + e_ij; marginalising rho
+  gives the same form with ``d = alpha^2 (N - 2) / s_e + 1 / s_rho``,
+  ``u = alpha^2 / s_e`` and ``h`` halved.
+  """
   s_e = m.var_e + eps
   a, b = m.alpha, m.beta
-  d = ((n - 1) * (a * a + b * b) - 2 * a * b) / s_e + 1.0 / (m.var_rho + eps)
-  u = 2 * a * b / s_e
-  return CorrConsts(s_e, d, u / (d + n * u))
+  inv_rho = 1.0 / (m.var_rho + eps)
+  d_asym = ((n - 1) * (a * a + b * b) - 2 * a * b) / s_e + inv_rho
+  d_sym = a * a * (n - 2) / s_e + inv_rho
+  sym = half < 0.75
+  d = jnp.where(sym, d_sym, d_asym)
+  u = jnp.where(sym, a * a, 2 * a * b) / s_e
+  return CorrConsts(s_e, d, u / (d + n * u), jnp.asarray(half, s_e.dtype))
 
 
 def residual(w, x, rule: Rule, m: Moments):
@@ -212,17 +234,17 @@ def residual(w, x, rule: Rule, m: Moments):
 def loglik_naive(w, x, rule: Rule, m: Moments, eps: float = 1e-6):
   """Independent-synapse Gaussian log P(W | x) (up to a constant)."""
   d = residual(w, x, rule, m)
-  return -jnp.sum(d * d) / (2.0 * (m.var_b + eps))
+  return -half_factor(rule) * jnp.sum(d * d) / (2.0 * (m.var_b + eps))
 
 
 def loglik_corr(w, x, rule: Rule, m: Moments):
   """Correlation-aware log P(W | x), rho integrated out (up to a constant)."""
   n = w.shape[0]
-  c = corr_consts(m, n)
+  c = corr_consts(m, n, half=half_factor(rule))
   d = residual(w, x, rule, m)
-  h = (m.alpha * jnp.sum(d, 1) + m.beta * jnp.sum(d, 0)) / c.s_e
+  h = c.half * (m.alpha * jnp.sum(d, 1) + m.beta * jnp.sum(d, 0)) / c.s_e
   quad = jnp.sum(h * h) - c.g * jnp.sum(h) ** 2
-  return -jnp.sum(d * d) / (2.0 * c.s_e) + quad / (2.0 * c.d)
+  return -c.half * jnp.sum(d * d) / (2.0 * c.s_e) + quad / (2.0 * c.d)
 
 
 def loglik_oracle(w, x, rule: Rule, m: Moments, rho):
@@ -231,4 +253,4 @@ def loglik_oracle(w, x, rule: Rule, m: Moments, rho):
   d = residual(w, x, rule, m) - (
       m.alpha * rho[:, None] + m.beta * rho[None, :])
   d = d * (1.0 - jnp.eye(w.shape[0], dtype=d.dtype))
-  return -jnp.sum(d * d) / (2.0 * c.s_e)
+  return -half_factor(rule) * jnp.sum(d * d) / (2.0 * c.s_e)

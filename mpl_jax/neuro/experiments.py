@@ -229,7 +229,8 @@ def _mean_sem(e):
 def _assoc_block(config, *, n, f, ms, trials, exact, seed, rules):
   cue = assoc.cue_noise(config.cue.r, f, config.cue.kind)
   spec = recall_sweep.CascadeSpec(
-      config.cascade.depth, float(config.cascade.x), config.cascade.num_bins)
+      config.cascade.depth, float(config.cascade.x), config.cascade.num_bins,
+      config.cascade.get('role', 'pre'))
   decs = tuple(config.decoders)
   out = recall_sweep.recall_errors(
       seed, tuple(rules), n=n, f=f, ms=ms, trials=trials, cue=cue,

@@ -17,11 +17,13 @@ update (O(N K) for the cascade's correlation-aware decoder): each decoder
 keeps the running sums it needs (``aux``) and updates them when x_i is set.
 
 Decoders: additive ``naive`` / ``corr`` / ``oracle`` (see :mod:`assoc`)
-and cascade ``naive`` (``P(W_ij | x_i, x_j)``), ``corr`` (the postsynaptic
-count ``k_i`` integrated out per row: a log-sum-exp over k of the row's
-summed log-likelihoods, a dendritic-like nonlinearity) and ``oracle``
-(``k_i`` known). :func:`exact_marginals` enumerates all 2^N states of the
-same posterior, the test oracle for tiny N.
+and cascade ``naive`` (``P(W_ij | x_i, x_j)``), ``corr`` (one neuron's
+count integrated out per row (``role='post'``) or per column (``'pre'``):
+a log-sum-exp over k of the summed log-likelihoods, a dendritic-like
+nonlinearity) and ``oracle`` (both neurons' counts known).
+:func:`exact_marginals` enumerates all 2^N states of a decoder's OWN
+posterior (a check of the dynamics, not of the decoder); the true Bayes
+posterior for small N is :mod:`mpl_jax.neuro.exact_bayes`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def additive_decoder(kind: str, w, rule: assoc.Rule, m: assoc.Moments,
   """``naive``, ``corr`` or ``oracle`` decoder of additive weights ``w``."""
   n = w.shape[0]
   idx = jnp.arange(n)
+  half = assoc.half_factor(rule)
   if kind in ('naive', 'oracle'):
     if kind == 'naive':
       rho = jnp.zeros((n,), w.dtype)
@@ -67,7 +70,7 @@ def additive_decoder(kind: str, w, rule: assoc.Rule, m: assoc.Moments,
       def ll(v):
         dr = jnp.where(mask, row - rule.omega(v, x), 0.0)
         dc = jnp.where(mask, col - rule.omega(x, v), 0.0)
-        return -(dr @ dr + dc @ dc) / (2.0 * var)
+        return -half * (dr @ dr + dc @ dc) / (2.0 * var)
 
       return ll(1.0) - ll(0.0), aux, aux
 
@@ -78,7 +81,7 @@ def additive_decoder(kind: str, w, rule: assoc.Rule, m: assoc.Moments,
     return Decoder(odds, _none, loglik)
   if kind != 'corr':
     raise ValueError(f'unknown decoder {kind!r}.')
-  c = assoc.corr_consts(m, n)
+  c = assoc.corr_consts(m, n, half=half)
 
   def init(x):
     d = assoc.residual(w, x, rule, m)
@@ -96,8 +99,8 @@ def additive_decoder(kind: str, w, rule: assoc.Rule, m: assoc.Moments,
       dc = jnp.where(mask, col - rule.omega(x, v), 0.0)
       r_v = (r + dc - dc_now).at[i].set(jnp.sum(dr))
       c_v = (cs + dr - dr_now).at[i].set(jnp.sum(dc))
-      h = (m.alpha * r_v + m.beta * c_v) / c.s_e
-      val = (-(dr @ dr + dc @ dc) / (2.0 * c.s_e)
+      h = c.half * (m.alpha * r_v + m.beta * c_v) / c.s_e
+      val = (-c.half * (dr @ dr + dc @ dc) / (2.0 * c.s_e)
              + (h @ h - c.g * jnp.sum(h) ** 2) / (2.0 * c.d))
       return val, (r_v, c_v)
 
@@ -109,17 +112,32 @@ def additive_decoder(kind: str, w, rule: assoc.Rule, m: assoc.Moments,
 
 
 def cascade_decoder(kind: str, w, naive, per_k, log_prior,
-                    k_index=None) -> Decoder:
+                    k_index=None, *, role: str = 'post', pair=None,
+                    counts=None) -> Decoder:
   """Decoders of binary cascade efficacies ``w`` [N, N] (0/1).
 
   Args:
     kind: ``naive``, ``corr`` or ``oracle``.
-    w: [N, N] 0/1 efficacies.
+    w: [N, N] 0/1 efficacies (row: postsynaptic neuron).
     naive: [2, 2, 2] log P(W = w | x_post, x_pre).
-    per_k: [2, 2, 2, K] log P(W = w | x_post, x_pre, k bin).
+    per_k: [2, 2, 2, K] log P(W = w | x_post, x_pre, k bin), k the count
+      of the neuron in ``role`` (:func:`cascade.tables`).
     log_prior: [K] log P(k bin).
-    k_index: [N] int, each neuron's true k bin (oracle only).
+    k_index: [N] int, each neuron's true k bin (``corr`` ignores it).
+    role: ``post``: ``corr`` integrates out one count per row (shared by
+      a postsynaptic neuron's synapses); ``pre``: per column.
+    pair: [2, 2, 2, C, C] log P(W | x_post, x_pre, k_post, k_pre)
+      (:func:`cascade.pair_count_tables`), for ``oracle``.
+    counts: [N] int, each neuron's count of active later patterns
+      (``oracle``: both neurons' counts known).
   """
+  if role not in ('post', 'pre'):
+    raise ValueError(f"role must be 'post' or 'pre', got {role!r}.")
+  if role == 'pre' and kind == 'corr':
+    # A column decoder is the row decoder of W^T with (post, pre) swapped.
+    w = w.T
+    naive = jnp.swapaxes(naive, 0, 1)
+    per_k = jnp.swapaxes(per_k, 0, 1)
   n = w.shape[0]
   wi = w.astype(jnp.int32)
   idx = jnp.arange(n)
@@ -139,18 +157,21 @@ def cascade_decoder(kind: str, w, naive, per_k, log_prior,
 
     return Decoder(odds, _none, loglik)
   if kind == 'oracle':
+    if pair is None or counts is None:
+      raise ValueError('the cascade oracle needs pair and counts.')
 
     def odds(i, x, aux):
       xj = x.astype(jnp.int32)
       mask = idx != i
       ll = lambda v: jnp.sum(jnp.where(
-          mask, per_k[v, xj, wi[i], k_index[i]]
-          + per_k[xj, v, wi[:, i], k_index], 0.0))
+          mask, pair[v, xj, wi[i], counts[i], counts]
+          + pair[xj, v, wi[:, i], counts, counts[i]], 0.0))
       return ll(1) - ll(0), aux, aux
 
     def loglik(x):
       xj = x.astype(jnp.int32)
-      t = per_k[xj[:, None], xj[None, :], wi, k_index[:, None]]
+      t = pair[xj[:, None], xj[None, :], wi, counts[:, None],
+               counts[None, :]]
       return jnp.sum(t * off)
 
     return Decoder(odds, _none, loglik)

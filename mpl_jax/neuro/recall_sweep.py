@@ -24,26 +24,31 @@ from mpl_jax.neuro import recall
 
 
 class CascadeSpec(NamedTuple):
-  """Cascade synapses: depth ``n`` per efficacy, ratio ``x``, k bins."""
+  """Cascade synapses: depth ``n`` per efficacy, ratio ``x``, k bins, and
+  the count the correlation-aware decoder integrates out (``role``: the
+  presynaptic one, per column, is the one the balanced table correlates
+  with; :func:`cascade.count_correlations`)."""
   depth: int = 5
   x: float = 0.5
   num_bins: int = 32
+  role: str = 'pre'
 
 
-def _decoders(family, w, rule, mom, rho, tabs, k_index):
+def _decoders(family, w, rule, mom, rho, tabs, counts, role):
   out = {}
   for kind in ('naive', 'corr', 'oracle'):
     if family == 'additive':
       out[kind] = recall.additive_decoder(kind, w, rule, mom, rho)
     else:
-      naive, per_k, log_prior = tabs
+      naive, per_k, log_prior, pair = tabs
       out[kind] = recall.cascade_decoder(kind, w, naive, per_k, log_prior,
-                                         k_index)
+                                         role=role, pair=pair,
+                                         counts=counts)
   return out
 
 
 def _problem(key, m, f, cue: assoc.Cue, table, family, n, m_max, spec,
-             tabs, k_lo):
+             tabs):
   """Draws one trial: target, cue, weights and each decoder."""
   k_pat, k_cue, k_store, k_init = jax.random.split(key, 4)
   pats = assoc.draw_patterns(k_pat, m_max, n, f)
@@ -57,18 +62,16 @@ def _problem(key, m, f, cue: assoc.Cue, table, family, n, m_max, spec,
     w = assoc.store(pats, rule, mask)
     mom = assoc.moments(rule, f, m)
     rho = later - (m - 1.0) * f
-    k_index = None
   else:
     mv = cascade.moves(spec.depth, spec.x)
-    tp = cascade.pair_matrices(cascade.matrices(mv), table)
+    tp = cascade.pair_matrices(cascade.matrices(mv), table)  # numpy
     pi = cascade.stationary(cascade.mean_matrix(tp, f))
     s0 = cascade.initial_states(k_init, pi, (n, n))
     states = cascade.store(k_store, pats, table, mv, s0, mask)
     w = (states >= spec.depth).astype(jnp.float32)
     mom = rho = None
-    k_index = jnp.clip(later.astype(jnp.int32) - k_lo, 0,
-                       spec.num_bins - 1)
-  decs = _decoders(family, w, rule, mom, rho, tabs, k_index)
+  decs = _decoders(family, w, rule, mom, rho, tabs,
+                   later.astype(jnp.int32), spec.role)
   return x, cue_bits, odds, decs
 
 
@@ -76,10 +79,10 @@ def _trial_fn(f, cue, family, n, m_max, spec, sweeps, burn, mode, decoders,
               exact, order_key):
   """One trial -> [1 + D (x2 with exact)] errors."""
 
-  def trial(k, m, table, tb, klo):
+  def trial(k, m, table, tb):
     k_prob, k_dyn = jax.random.split(k)
     x, cue_bits, odds, decs = _problem(k_prob, m, f, cue, table, family, n,
-                                       m_max, spec, tb, klo)
+                                       m_max, spec, tb)
     truth = x > 0.5
     errs = [jnp.mean((cue_bits > 0.5) != truth)]
     for name in decoders:
@@ -107,15 +110,14 @@ def _additive_program(key, order_key, ms, tables, cue, *, f, family, n,
                     decoders, exact, order_key)
   shape = (tables.shape[0], ms.shape[0], trials)
   keys = jax.random.split(key, int(np.prod(shape))).reshape(shape)
-  dummy = jnp.zeros(())
-  per_t = jax.vmap(lambda k, m, t: trial(k, m, t, None, dummy),
+  per_t = jax.vmap(lambda k, m, t: trial(k, m, t, None),
                    in_axes=(0, None, None))
   per_m = jax.vmap(per_t, in_axes=(0, 0, None))
   return jax.vmap(per_m, in_axes=(0, None, 0))(keys, ms, tables)
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC + ('table_key',))
-def _cascade_program(key, order_key, ms, tabs, k_lo, cue, *, f, family, n,
+def _cascade_program(key, order_key, ms, tabs, cue, *, f, family, n,
                      m_max, spec, trials, sweeps, burn, mode, decoders,
                      exact, table_key):
   """[len(ms), trials, E] errors of cascade synapses."""
@@ -124,9 +126,9 @@ def _cascade_program(key, order_key, ms, tabs, k_lo, cue, *, f, family, n,
                     decoders, exact, order_key)
   keys = jax.random.split(key, ms.shape[0] * trials).reshape(
       ms.shape[0], trials)
-  per_t = jax.vmap(lambda k, m, tb, kl: trial(k, m, table, tb, kl),
-                   in_axes=(0, None, None, None))
-  return jax.vmap(per_t, in_axes=(0, 0, 0, 0))(keys, ms, tabs, k_lo)
+  per_t = jax.vmap(lambda k, m, tb: trial(k, m, table, tb),
+                   in_axes=(0, None, None))
+  return jax.vmap(per_t, in_axes=(0, 0, 0))(keys, ms, tabs)
 
 
 def recall_errors(seed: int, rules: Sequence[str], *, n: int, f: float,
@@ -152,7 +154,8 @@ def recall_errors(seed: int, rules: Sequence[str], *, n: int, f: float,
     sweeps, burn, mode: recall dynamics (:func:`recall.dynamics`).
     decoders: which of ``naive``, ``corr``, ``oracle`` to run.
     cascade_spec: cascade synapses.
-    cascade_rule: the table whose signs give the cascade's events.
+    cascade_rule: the cascade's event table (:func:`cascade.event_table`:
+      ``balanced`` = ``hetero``, ``unbalanced``, or an additive preset).
     exact: also each decoder's exact-enumeration estimate (tiny n only).
 
   Returns:
@@ -179,14 +182,19 @@ def recall_errors(seed: int, rules: Sequence[str], *, n: int, f: float,
                              family='additive', **kw)
     out.update({r: errs[i] for i, r in enumerate(additive)})
   if 'cascade' in rules:
-    table = assoc.rule_table(cascade_rule, f)
+    table = cascade.event_table(cascade_rule, f)
+    m_max = int(ms.max())
     tbs = [cascade.tables(spec.depth, spec.x, table, f, int(m) - 1,
-                          spec.num_bins) for m in ms]
+                          spec.num_bins, spec.role) for m in ms]
+    pair = np.zeros((len(ms), 2, 2, 2, m_max, m_max), np.float32)
+    for r, m in enumerate(ms):
+      pair[r, ..., :m, :m] = cascade.pair_count_tables(
+          spec.depth, spec.x, table, f, int(m) - 1)
     tabs = tuple(jnp.asarray(np.stack([getattr(t, a) for t in tbs]))
-                 for a in ('naive', 'per_k', 'log_prior'))
-    k_lo = jnp.asarray(np.array([t.k_lo for t in tbs], np.int32))
+                 for a in ('naive', 'per_k', 'log_prior')) + (
+                     jnp.asarray(pair),)
     out['cascade'] = _cascade_program(
-        k_cas, order_key, jnp.asarray(ms), tabs, k_lo, cue,
+        k_cas, order_key, jnp.asarray(ms), tabs, cue,
         family='cascade', table_key=tuple(float(v) for v in table.reshape(-1)),
         **kw)
   return out

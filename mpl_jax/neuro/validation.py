@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpl_jax import config_checks
 from mpl_jax.neuro import assoc
+from mpl_jax.neuro import cascade
 from mpl_jax.neuro import calcium as ca_lib
 
 CALCIUM_PROTOCOLS = ('pairing', 'rate', 'stdp', 'sliding', 'neuron')
@@ -131,7 +132,9 @@ def validate_assoc(config) -> None:
     _num(config, 'cascade.depth', lo=1, integer=True)
     _num(config, 'cascade.x', lo=0, hi=0.99, strict=True)
     _num(config, 'cascade.num_bins', lo=1, integer=True)
-    _choice(config, 'cascade.rule', assoc.RULES)
+    _choice(config, 'cascade.rule', cascade.EVENT_TABLES)
+    if 'role' in config.cascade:
+      _choice(config, 'cascade.role', ('post', 'pre'))
   if _get(config, 'exact.enabled'):
     _num(config, 'exact.n', lo=2, hi=14, integer=True)
     _num(config, 'exact.f', lo=0, hi=0.5, strict=True)
