@@ -56,7 +56,7 @@ BAD = [
     ([QUICK, '--config.seed=-1'], 'config.seed must be an integer >= 0'),
     ([QUICK, '--config.data.dataset=foo'],
      "config.data.dataset=foo: unknown dataset 'foo'"),
-    ([QUICK, '--config.data.stream=rotated'], 'config.data.stream must be'),
+    ([QUICK, '--config.data.stream=rotated'], "config.data.stream='rotated'; known: ["),
     ([QUICK, '--config.optimizer.name=adamw'],
      "config.optimizer.name=adamw: unknown optimizer 'adamw'"),
     ([QUICK, '--config.optimizer.learning_rate=-1'],

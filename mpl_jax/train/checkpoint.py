@@ -152,9 +152,13 @@ class Checkpointer:
         enable_async_checkpointing=async_save)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
                                           item_names=(_ITEM,))
-    if jax.process_index() == 0:  # left by a kill while pruning
+    if jax.process_index() == 0:
+      # Left by a kill while pruning, or during orbax's write: removed here,
+      # before anything reads the folder (orbax's own clean-up of its
+      # temporary folders may still be running when the constructor
+      # returns).
       for name in os.listdir(self.directory):
-        if name.startswith(_PRUNED):
+        if name.startswith(_PRUNED) or '.orbax-checkpoint-tmp' in name:
           shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
 
   def steps(self) -> list[int]:
