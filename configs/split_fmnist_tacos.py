@@ -19,6 +19,14 @@ reconstruction: the paper's equations are not public):
                        + neuromodulation (TACOS);
   none                 plain eRBP (every switch off: ``optax.sgd(1)`` on the
                        eRBP proposal);
+  none_decay           plain eRBP with TACOS's decaying step (packed switch
+                       25: the ``pool_step`` control with metaplasticity and
+                       neuromodulation, no consolidation, no heterosynaptic
+                       decay): each layer's step is ``nu g(m)`` of TACOS on
+                       the same proposals, averaged over the layer, so the
+                       step shrinks as TACOS's does without the
+                       synapse-specific mechanisms. The control for the
+                       whole-stream TACOS vs plain eRBP comparison;
   no_meta, no_cons, no_hetero, no_neuromod
                        all but one;
   meta+cons+...        the listed mechanisms (names: meta, cons, hetero,
@@ -26,6 +34,7 @@ reconstruction: the paper's equations are not public):
   ablation             all, each one off, and none, as one sweep over the
                        packed switch ``mechanisms`` (6 values x 5 seeds in one
                        program);
+  ablation_decay       the same plus ``none_decay`` (7 values);
   ewc, si, sgd         baselines on the same 784-200-2 spiking net trained by
                        surrogate gradients (fast sigmoid, backpropagation
                        through the 150 steps; ``model.name='spiking_mlp'``,
@@ -48,6 +57,8 @@ BITS = {'meta': 1, 'cons': 2, 'hetero': 4, 'neuromod': 8}
 ALL = 15
 # The ablation's packed switch values: all, each one off, none.
 ABLATION = (15.0, 14.0, 13.0, 11.0, 7.0, 0.0)
+# Plain eRBP with TACOS's step decay (bit 4: the `pool_step` control).
+NONE_DECAY = 25
 BASELINES = ('ewc', 'si', 'sgd')
 
 
@@ -57,6 +68,8 @@ def mechanisms_code(arg: str) -> int:
     return ALL
   if arg == 'none':
     return 0
+  if arg == 'none_decay':
+    return NONE_DECAY
   if arg.startswith('no_'):
     name = arg[3:]
     if name not in BITS:
@@ -113,9 +126,11 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
       name='tacos', learning_rate=1.0, mechanisms=float(ALL),
       meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
       neuromod_gain=2.0, meta_form='exp'))
-  if arg == 'ablation':
+  if arg in ('ablation', 'ablation_decay'):
+    values = ABLATION + ((float(NONE_DECAY),) if arg == 'ablation_decay'
+                         else ())
     c.sweep = ml_collections.ConfigDict(dict(name='mechanisms',
-                                             values=ABLATION))
+                                             values=values))
   else:
     c.optimizer.mechanisms = float(mechanisms_code(arg))
   return c
