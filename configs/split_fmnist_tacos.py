@@ -134,3 +134,44 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
   else:
     c.optimizer.mechanisms = float(mechanisms_code(arg))
   return c
+
+
+def paired_ablation(workdir: str, reference: float = float(ALL)) -> str:
+  """The table of a ``mechanisms`` sweep's workdir, with paired tests.
+
+  For each swept value: average accuracy after the last task (mean ± std
+  over seeds, ``ddof=0`` like the trainer's summary) and its per-seed
+  values; then each value against ``reference`` (and 25 against 0 when
+  both ran), paired by seed (runs are value-major, the same seeds in each
+  group): mean ± std (``ddof=1``) of the difference, paired t-test and
+  Wilcoxon signed-rank p-values (``scipy.stats``).
+
+    python3 -m configs.split_fmnist_tacos WORKDIR
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  acc = np.load(os.path.join(workdir, 'accuracy.npy'))   # [run, after, task]
+  with open(os.path.join(workdir, 'config.json')) as f:
+    values = [float(v) for v in json.load(f)['sweep']['values']]
+  n = acc.shape[0] // len(values)
+  avg = acc[:, -1, :].mean(-1) * 100
+  arm = {v: avg[i * n:(i + 1) * n] for i, v in enumerate(values)}
+  lines = [f'{v:g}: {a.mean():.1f} ± {a.std():.1f} % (seeds '
+           f'{", ".join(f"{x:.1f}" for x in a)})' for v, a in arm.items()]
+  pairs = [(v, reference) for v in values if v != reference]
+  if 25.0 in arm and 0.0 in arm:
+    pairs.append((25.0, 0.0))
+  for a, b in pairs:
+    d = arm[a] - arm[b]
+    t = stats.ttest_rel(arm[a], arm[b]).pvalue
+    w = stats.wilcoxon(arm[a], arm[b]).pvalue
+    lines.append(f'{a:g} - {b:g}: {d.mean():+.1f} ± {d.std(ddof=1):.1f} '
+                 f'points, paired t p={t:.3g}, Wilcoxon p={w:.3g}')
+  return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+  import sys  # pylint: disable=g-import-not-at-top
+  print(paired_ablation(sys.argv[1]))

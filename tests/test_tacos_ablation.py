@@ -274,3 +274,26 @@ def test_config_plain_erbp_with_decaying_step():
   # The arm's transform: plain eRBP direction, TACOS's pooled step.
   bits = [(25 >> i) & 1 for i in range(5)]
   assert bits == [1, 0, 0, 1, 1]
+
+
+def test_paired_ablation_table(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  from configs import split_fmnist_tacos  # pylint: disable=g-import-not-at-top
+  values = (15.0, 0.0, 25.0)
+  rng = np.random.default_rng(0)
+  base = rng.uniform(0.6, 0.8, 5)
+  acc = np.zeros((15, 2, 2))
+  for i, shift in enumerate((0.0, 0.1, 0.0)):
+    acc[5 * i:5 * i + 5, -1, :] = (base + shift)[:, None]
+  acc[10:15, -1, 0] += rng.normal(0, 0.01, 5)    # 25 ~ 15, not equal
+  acc[5:10, -1, :] += rng.normal(0, 1e-5, (5, 1))
+  np.save(tmp_path / 'accuracy.npy', acc)
+  (tmp_path / 'config.json').write_text(
+      json.dumps({'sweep': {'name': 'mechanisms', 'values': values}}))
+  text = split_fmnist_tacos.paired_ablation(str(tmp_path))
+  lines = text.splitlines()
+  assert lines[0].startswith(f'15: {100 * base.mean():.1f} ± ')
+  assert lines[1].startswith(f'0: {100 * base.mean() + 10:.1f} ± ')
+  assert lines[3].startswith('0 - 15: +10.0 ± 0.0 points, paired t p=')
+  assert lines[5].startswith('25 - 0: -')
+  assert 'Wilcoxon p=0.0625' in lines[3]
