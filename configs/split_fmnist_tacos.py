@@ -19,6 +19,14 @@ reconstruction: the paper's equations are not public):
                        + neuromodulation (TACOS);
   none                 plain eRBP (every switch off: ``optax.sgd(1)`` on the
                        eRBP proposal);
+  none_decay           plain eRBP with TACOS's decaying step (packed switch
+                       25: the ``pool_step`` control with metaplasticity and
+                       neuromodulation, no consolidation, no heterosynaptic
+                       decay): each layer's step is ``nu g(m)`` of TACOS on
+                       the same proposals, averaged over the layer, so the
+                       step shrinks as TACOS's does without the
+                       synapse-specific mechanisms. The control for the
+                       whole-stream TACOS vs plain eRBP comparison;
   no_meta, no_cons, no_hetero, no_neuromod
                        all but one;
   meta+cons+...        the listed mechanisms (names: meta, cons, hetero,
@@ -26,6 +34,7 @@ reconstruction: the paper's equations are not public):
   ablation             all, each one off, and none, as one sweep over the
                        packed switch ``mechanisms`` (6 values x 5 seeds in one
                        program);
+  ablation_decay       the same plus ``none_decay`` (7 values);
   ewc, si, sgd         baselines on the same 784-200-2 spiking net trained by
                        surrogate gradients (fast sigmoid, backpropagation
                        through the 150 steps; ``model.name='spiking_mlp'``,
@@ -48,6 +57,8 @@ BITS = {'meta': 1, 'cons': 2, 'hetero': 4, 'neuromod': 8}
 ALL = 15
 # The ablation's packed switch values: all, each one off, none.
 ABLATION = (15.0, 14.0, 13.0, 11.0, 7.0, 0.0)
+# Plain eRBP with TACOS's step decay (bit 4: the `pool_step` control).
+NONE_DECAY = 25
 BASELINES = ('ewc', 'si', 'sgd')
 
 
@@ -57,6 +68,8 @@ def mechanisms_code(arg: str) -> int:
     return ALL
   if arg == 'none':
     return 0
+  if arg == 'none_decay':
+    return NONE_DECAY
   if arg.startswith('no_'):
     name = arg[3:]
     if name not in BITS:
@@ -113,9 +126,52 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
       name='tacos', learning_rate=1.0, mechanisms=float(ALL),
       meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
       neuromod_gain=2.0, meta_form='exp'))
-  if arg == 'ablation':
+  if arg in ('ablation', 'ablation_decay'):
+    values = ABLATION + ((float(NONE_DECAY),) if arg == 'ablation_decay'
+                         else ())
     c.sweep = ml_collections.ConfigDict(dict(name='mechanisms',
-                                             values=ABLATION))
+                                             values=values))
   else:
     c.optimizer.mechanisms = float(mechanisms_code(arg))
   return c
+
+
+def paired_ablation(workdir: str, reference: float = float(ALL)) -> str:
+  """The table of a ``mechanisms`` sweep's workdir, with paired tests.
+
+  For each swept value: average accuracy after the last task (mean ± std
+  over seeds, ``ddof=0`` like the trainer's summary) and its per-seed
+  values; then each value against ``reference`` (and 25 against 0 when
+  both ran), paired by seed (runs are value-major, the same seeds in each
+  group): mean ± std (``ddof=1``) of the difference, paired t-test and
+  Wilcoxon signed-rank p-values (``scipy.stats``).
+
+    python3 -m configs.split_fmnist_tacos WORKDIR
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  acc = np.load(os.path.join(workdir, 'accuracy.npy'))   # [run, after, task]
+  with open(os.path.join(workdir, 'config.json')) as f:
+    values = [float(v) for v in json.load(f)['sweep']['values']]
+  n = acc.shape[0] // len(values)
+  avg = acc[:, -1, :].mean(-1) * 100
+  arm = {v: avg[i * n:(i + 1) * n] for i, v in enumerate(values)}
+  lines = [f'{v:g}: {a.mean():.1f} ± {a.std():.1f} % (seeds '
+           f'{", ".join(f"{x:.1f}" for x in a)})' for v, a in arm.items()]
+  pairs = [(v, reference) for v in values if v != reference]
+  if 25.0 in arm and 0.0 in arm:
+    pairs.append((25.0, 0.0))
+  for a, b in pairs:
+    d = arm[a] - arm[b]
+    t = stats.ttest_rel(arm[a], arm[b]).pvalue
+    w = stats.wilcoxon(arm[a], arm[b]).pvalue
+    lines.append(f'{a:g} - {b:g}: {d.mean():+.1f} ± {d.std(ddof=1):.1f} '
+                 f'points, paired t p={t:.3g}, Wilcoxon p={w:.3g}')
+  return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+  import sys  # pylint: disable=g-import-not-at-top
+  print(paired_ablation(sys.argv[1]))

@@ -26,8 +26,9 @@ works), one update is:
   \Delta &\mathrel{+}= -\lambda_h (w - w_c)
     \ \text{where } \Delta_{ij} = 0 \text{ and } \exists k: \Delta_{kj} \ne 0
     &&\text{heterosynaptic decay} \\
-  w' &= w + \Delta, \quad w_c \leftarrow w_c + (w' - w_c) / \tau_c, \quad
-  w'' = w' + (w_c - w') / \tau_r
+  w' &= w + \Delta, \quad w_c \leftarrow w_c + (w' - w_c) / \tau_c
+    &&\text{consolidated trace (always)} \\
+  w'' &= w' + (w_c - w') / \tau_r
     &&\text{consolidation}
 
 and the emitted update is ``w'' - w``. ``j`` indexes the postsynaptic
@@ -35,11 +36,35 @@ neuron (the last axis of a Flax kernel ``[in, out]``): when a neuron
 receives a plastic change, its synapses that did not change decay toward
 their consolidated value. The consolidation step is the two-compartment
 (Benna-Fusi-like) coupling, ``w_c`` updated first (Gauss-Seidel order),
-both couplings once per update. With a switch off its term is exactly
-absent: all four off is ``optax.sgd(learning_rate)`` bit for bit (the state
-still exists, unchanged, so that switches can be injected and vmapped).
-Without consolidation ``w_c`` stays at the initial weights, which the
-heterosynaptic decay then pulls toward.
+both couplings once per update.
+
+**Ablation switches: each removes one term and nothing else.** With a
+switch off exactly its term is absent and every other term keeps its
+formula (``tests/test_tacos_ablation.py`` checks this against a numpy
+reference, for the transform and inside the eRBP learner):
+
+* metaplasticity off: ``g = 1`` and ``m`` is not accumulated;
+* neuromodulation off: ``nu = 1``;
+* heterosynaptic off: the ``-lambda_h (w - w_c)`` term is absent;
+* consolidation off: the coupling ``(w_c - w') / tau_r`` of the expressed
+  weight to the consolidated one is absent. The consolidated trace ``w_c``
+  still follows ``w`` (it is the heterosynaptic decay's target), so the
+  decay keeps its target. (Before issue 20, consolidation off froze
+  ``w_c`` at the initial weights, which turned the decay into a pull toward
+  the initial weights: two changes at once.)
+
+All four off is ``optax.sgd(learning_rate)`` bit for bit (the state still
+exists, so that switches can be injected and vmapped; ``w_c`` keeps
+following ``w`` unread).
+
+A fifth switch, ``pool_step``, is a control, not a TACOS mechanism: the
+per-synapse factor ``nu g(m)`` is replaced by its layer average weighted by
+``|delta|``, ``s = sum(nu g(m) |delta|) / sum(|delta|)``, while ``m``
+accumulates from the unpooled TACOS step. With consolidation and
+heterosynaptic decay off this is plain eRBP whose step per layer shrinks
+exactly as TACOS's effective step does on the same proposals (packed
+switch 25 of :func:`tacos`): it separates "a decaying step" from the
+synapse-specific mechanisms in the whole-stream comparison.
 
 The neuromodulatory gain needs an error signal: pass it as the keyword extra
 argument ``error_rate`` of ``update`` (a scalar, e.g. a running average of
@@ -104,6 +129,7 @@ def scale_by_tacos(
     consolidation: Any = 1.0,
     heterosynaptic: Any = 1.0,
     neuromodulation: Any = 1.0,
+    pool_step: Any = 0.0,
     meta_rate: Any = 2.0,
     tau_c: Any = 2000.0,
     tau_r: Any = 10000.0,
@@ -120,12 +146,15 @@ def scale_by_tacos(
       per-layer step, and ``eta = 1``.
     metaplasticity: switch (0 or 1; a number so that it can be injected and
       vmapped): scale the step by ``g(m)`` and accumulate ``m``.
-    consolidation: switch: the two-compartment coupling of ``w`` and
-      ``w_c``.
+    consolidation: switch: the relaxation ``(w_c - w') / tau_r`` of ``w``
+      toward ``w_c`` (``w_c`` follows ``w`` whatever this switch).
     heterosynaptic: switch: decay of a neuron's unchanged synapses toward
       ``w_c`` when it receives a change.
     neuromodulation: switch: multiply the step by
       ``clip(neuromod_gain * error_rate, 0, 1)``.
+    pool_step: switch (a control, default off): apply the step factor
+      ``nu g(m)`` as its ``|delta|``-weighted layer average (see the module
+      docstring).
     meta_rate: ``kappa_m``, growth of ``m`` per unit of ``|Delta w|``.
     tau_c: ``tau_c`` (updates), how slowly ``w_c`` follows ``w``.
     tau_r: ``tau_r`` (updates), how fast ``w`` relaxes toward ``w_c``.
@@ -141,7 +170,9 @@ def scale_by_tacos(
   error`` for two classes; consolidation and heterosynaptic decay weak
   (``tau_c`` 2000, ``tau_r`` 10000, ``hetero_rate`` 1e-4): stronger
   settings (``tau_r`` 100-3000, ``hetero_rate`` 1e-3-1e-2) lowered the
-  accuracy in that screen.
+  accuracy in that screen. That screen had all mechanisms on, one seed per
+  setting, and was scored on the protocol's test accuracies (no
+  validation split): these are not settings chosen on held-out data.
     mask: which leaves are TACOS synapses (a pytree of bools or a callable);
       default: leaves with ``ndim > 1``. Other leaves get the plain step
       ``-eta * delta``.
@@ -207,9 +238,14 @@ def scale_by_tacos(
       dtype = d.dtype
       gain = jnp.where(on(metaplasticity), metaplastic_gain(m, meta_form),
                        1.0)
-      step = (-lr * nu * gain * d).astype(dtype)
-      new_m = m + jnp.where(on(metaplasticity), meta_rate * jnp.abs(step),
+      synaptic = (-lr * nu * gain * d).astype(dtype)
+      new_m = m + jnp.where(on(metaplasticity), meta_rate * jnp.abs(synaptic),
                             0.0).astype(m.dtype)
+      # Control: the same factor, averaged over the layer (weights |d|).
+      mass = jnp.sum(jnp.abs(d))
+      pooled = jnp.sum(nu * gain * jnp.abs(d)) / jnp.where(mass > 0, mass, 1)
+      step = jnp.where(on(pool_step), (-lr * pooled * d).astype(dtype),
+                       synaptic)
       # Heterosynaptic decay: unchanged synapses of a neuron that changed.
       changed = step != 0
       post_changed = jnp.any(changed, axis=tuple(range(step.ndim - 1)),
@@ -218,8 +254,7 @@ def scale_by_tacos(
       u = step + jnp.where(decay, -hetero_rate * (w - w_c), 0.0).astype(dtype)
       # Two-compartment consolidation (w_c first, then w).
       w1 = w + u
-      new_w_c = jnp.where(on(consolidation), w_c + (w1 - w_c) / tau_c,
-                          w_c).astype(w_c.dtype)
+      new_w_c = (w_c + (w1 - w_c) / tau_c).astype(w_c.dtype)
       u = u + jnp.where(on(consolidation), (new_w_c - w1) / tau_r,
                         0.0).astype(dtype)
       return u, new_w_c, new_m
@@ -258,6 +293,7 @@ def tacos(
     consolidation: Any = 1.0,
     heterosynaptic: Any = 1.0,
     neuromodulation: Any = 1.0,
+    pool_step: Any = 0.0,
     meta_rate: Any = 2.0,
     tau_c: Any = 2000.0,
     tau_r: Any = 10000.0,
@@ -270,7 +306,8 @@ def tacos(
   :func:`scale_by_tacos` with its switches computed from ``mechanisms``:
   when ``mechanisms >= 0`` it packs them (bit 0 metaplasticity, 1
   consolidation, 2 heterosynaptic, 3 neuromodulation: 15 all on, 0 plain
-  eRBP), so that one sweep over this single injectable number runs the
+  eRBP; bit 4 the ``pool_step`` control: 25 is plain eRBP with TACOS's
+  decaying step), so that one sweep over this single injectable number runs the
   whole ablation in one program; ``-1`` (default) uses the named switches.
   This is the factory behind ``config.optimizer.name = 'tacos'``. The
   switches are always arrays here, so ``update`` always needs the
@@ -283,6 +320,7 @@ def tacos(
     consolidation: switch used when ``mechanisms < 0``.
     heterosynaptic: switch used when ``mechanisms < 0``.
     neuromodulation: switch used when ``mechanisms < 0``.
+    pool_step: switch used when ``mechanisms < 0``.
     meta_rate: see :func:`scale_by_tacos`.
     tau_c: see :func:`scale_by_tacos`.
     tau_r: see :func:`scale_by_tacos`.
@@ -314,7 +352,8 @@ def tacos(
       learning_rate, metaplasticity=packed(0, metaplasticity),
       consolidation=packed(1, consolidation),
       heterosynaptic=packed(2, heterosynaptic),
-      neuromodulation=packed(3, neuromodulation), meta_rate=meta_rate,
+      neuromodulation=packed(3, neuromodulation),
+      pool_step=packed(4, pool_step), meta_rate=meta_rate,
       tau_c=tau_c, tau_r=tau_r, hetero_rate=hetero_rate,
       neuromod_gain=neuromod_gain, meta_form=meta_form)
 
