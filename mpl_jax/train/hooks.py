@@ -116,13 +116,14 @@ class Progress(Hook):
 class Health(Hook):
   """A non-finite loss stops the run; signs of divergence are logged."""
 
-  def __init__(self, layout, stream, workdir, divergence_factor):
-    self.layout, self.stream, self.workdir = layout, stream, workdir
-    self.factor = divergence_factor
+  def __init__(self, layout, chance_of, workdir, divergence_factor):
+    self.layout, self.chance_of, self.workdir = layout, chance_of, workdir
+    self.factor = divergence_factor  # chance_of(t): the stream's plugin's
 
   def after_task(self, t, state, record):
     health.check_finite(record, t, self.layout, self.workdir)
-    health.warn_divergence(record, t, self.layout, self.stream, self.factor)
+    health.warn_divergence(record, t, self.layout, self.chance_of(t),
+                           self.factor)
     return None
 
 
