@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from absl import logging
+import numpy as np
 
 from mpl_jax.train import health
 from mpl_jax.train import metric_writer as mw
@@ -174,10 +175,19 @@ class Outputs(Hook):
 
 class Metrics(Hook):
   """One dict per task (:func:`metric_writer.task_metrics`) fed to the log
-  (now) and to metrics.jsonl and TensorBoard (in the task's job)."""
+  (now) and to metrics.jsonl and TensorBoard (in the task's job). The first
+  write of a process rewrites both from the record (a resumed run: every
+  saved task, none past the checkpoint); so does the final write of a run
+  resumed after its last task.
 
-  def __init__(self, workdir, run_info, tensorboard: bool):
+  ``task_steps``: the minibatch steps of one run in each task (TensorBoard's
+  global step), or None (epochs).
+  """
+
+  def __init__(self, workdir, run_info, tensorboard: bool,
+               task_steps: Optional[Sequence[int]] = None):
     self.info, self.started, self.last = run_info, False, None
+    self.ends = None if task_steps is None else np.cumsum(task_steps)
     self.log = mw.LogSink()
     self.jsonl = mw.JsonlSink(workdir)
     self.tb = (mw.TensorBoardSink(workdir, run_info['groups'])
@@ -189,17 +199,38 @@ class Metrics(Hook):
         record, k, i['task_names'], i['seeds'], i['values'],
         i['sweep_name'])]
 
-  def after_task(self, t, state, record):
+  def _metrics(self, record, t):
     i = self.info
-    m = self.last = mw.task_metrics(record, t, i['groups'], i['task_names'],
-                                    i['seeds'], i['values'], i['sweep_name'])
-    # The first write of this process rewrites every row up to task t.
-    earlier = None if self.started else self._rows(record, range(t))
+    steps = None
+    if self.ends is not None:
+      epochs = record.losses.shape[2]
+      end = int(self.ends[t])
+      n = end - (int(self.ends[t - 1]) if t else 0)
+      steps = [end - n + (e + 1) * n // epochs for e in range(epochs)]
+    return mw.task_metrics(record, t, i['groups'], i['task_names'],
+                           i['seeds'], i['values'], i['sweep_name'], steps)
+
+  def _earlier(self, record, done):
+    """The rows and TensorBoard dicts of tasks ``0..done-1``."""
+    return (self._rows(record, range(done)),
+            None if self.tb is None else
+            [self._metrics(record, k) for k in range(done)])
+
+  def _rewrite(self, earlier):
+    rows, ms = earlier
+    self.jsonl.rewrite(rows)
+    if self.tb is not None:
+      self.tb.rewrite(ms)
+
+  def after_task(self, t, state, record):
+    m = self.last = self._metrics(record, t)
+    # The first write of this process rewrites every output up to task t.
+    earlier = None if self.started else self._earlier(record, t)
     self.started = True
 
     def job():
       if earlier is not None:
-        self.jsonl.rewrite(earlier)
+        self._rewrite(earlier)
       self.jsonl.write(m)
       if self.tb is not None:
         self.tb.write(m)
@@ -209,9 +240,9 @@ class Metrics(Hook):
     self.log.write(self.last)
 
   def final(self, done, record) -> None:
-    """A run resumed after its last task rewrites metrics.jsonl whole."""
+    """A run resumed after its last task rewrites its outputs whole."""
     if not self.started:
-      self.jsonl.rewrite(self._rows(record, range(done)))
+      self._rewrite(self._earlier(record, done))
 
   def close(self):
     if self.tb is not None:

@@ -206,8 +206,9 @@ def _hooks(config, run, workdir, ckpt, primary, t_setup):
   the metric writer, also returned to write the final outputs)."""
   p = config.protocol
   bs = run.learner.batch_size
-  samples = lambda t: bs * run.layout.num_runs * (
+  steps = lambda t: (  # minibatch steps of one run in task t
       p.steps_per_task or run.epochs * (run.data.train_sizes[t] // bs))
+  samples = lambda t: bs * run.layout.num_runs * steps(t)
   hooks = [hooks_lib.Progress(workdir, t_setup, run.stream.num_tasks,
                               run.info['task_names'], samples, primary),
            hooks_lib.Health(run.layout, run.chance_of, workdir,
@@ -215,7 +216,9 @@ def _hooks(config, run, workdir, ckpt, primary, t_setup):
            hooks_lib.Checkpoint(ckpt)]
   outs = hooks_lib.Outputs(workdir, run.info, run.evaluators, config.plot,
                            config.name)
-  metrics = hooks_lib.Metrics(workdir, run.info, p.tensorboard)
+  metrics = hooks_lib.Metrics(
+      workdir, run.info, p.tensorboard,
+      [steps(t) for t in range(run.stream.num_tasks)])
   return (hooks + [outs, metrics] if primary else hooks), outs, metrics
 
 
