@@ -312,6 +312,25 @@ def test_finite_explosion_fails_the_run(tmp_path):
       'tasks_completed'] == 2
 
 
+def test_eta_counts_the_tasks_after_the_first(monkeypatch, caplog):
+  from mpl_jax.train import hooks  # pylint: disable=g-import-not-at-top
+  clock = [0.0]
+  monkeypatch.setattr(hooks.time, 'time', lambda: clock[0])
+  rec = record_lib.RunRecord.empty(1, 10, 1, 1)
+  prog = hooks.Progress('/nonexistent', 0.0, 10, [str(i) for i in range(10)],
+                        lambda t: 100, primary=False)
+  with caplog.at_level(logging.INFO):
+    for t, seconds in enumerate([100.0, 10.0, 10.0]):  # task 1 compiles
+      prog.before_task(t)
+      clock[0] += seconds
+      prog.after_task(t, None, rec)
+      prog.report(t, rec)
+  lines = [r.getMessage() for r in caplog.records if 'done in' in r.getMessage()]
+  assert 'ETA after the next task' in lines[0]
+  assert lines[1].endswith('ETA 80s')  # 10 s a task, 8 left
+  assert lines[2].endswith('ETA 70s')
+
+
 def test_device_roc_auc_equals_the_numpy_metric():
   rng = np.random.default_rng(0)
   pos = np.round(rng.normal(0.5, 1, 300), 1)  # rounded: many ties

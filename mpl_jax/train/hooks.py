@@ -57,6 +57,9 @@ class Hook:
 class Progress(Hook):
   """Logs each task's time and the ETA; writes ``timing.json`` (primary).
 
+  The ETA is the mean time of the tasks after the first this process ran
+  (the first compiles the program: after it, no ETA is given).
+
   ``timing.json``: ``setup_s`` (before the first task), per task
   ``program_s`` (its compiled call and the copy of its outputs),
   ``total_s`` (until the next task starts, or the run ends: saves and
@@ -68,13 +71,15 @@ class Progress(Hook):
     self.t_setup, self.n_tasks, self.names = t_setup, n_tasks, task_names
     self.samples, self.primary = samples, primary  # samples(t): all runs
     self.timing = dict(tasks=[])
-    self.t_run = self.t0 = None
+    self.t_run = self.t0 = self.t_second = None
 
   def before_task(self, t):
     now = time.time()
     if self.t_run is None:
       self.t_run = now
       self.timing['setup_s'] = now - self.t_setup
+    if len(self.timing['tasks']) == 1:
+      self.t_second = now
     self._close_task(now)
     self.t0 = now
 
@@ -103,9 +108,15 @@ class Progress(Hook):
       self._write(now)
     dt, samples = self.timing['tasks'][-1]['program_s'], self.samples(t)
     done = len(self.timing['tasks'])
-    eta = (now - self.t_run) / done * (self.n_tasks - t - 1)
+    left = self.n_tasks - t - 1
+    if not left:
+      eta = 'done'
+    elif done == 1:  # its time includes the compilation
+      eta = 'ETA after the next task (this one compiled the program)'
+    else:
+      eta = f'ETA {(now - self.t_second) / (done - 1) * left:.0f}s'
     logging.info('task %d/%d (%s) done in %.1fs: %.0f training samples/s '
-                 '(all %d runs), ETA %.0fs', t + 1, self.n_tasks,
+                 '(all %d runs), %s', t + 1, self.n_tasks,
                  self.names[t], dt, samples / max(dt, 1e-9),
                  record.accuracy.shape[0], eta)
 
