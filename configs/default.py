@@ -39,8 +39,12 @@ Fields:
     ``devices`` (0: every device; N: the first N), ``progress`` ('auto':
     per-epoch lines on CPU, per task on GPU/TPU | 'epoch' | 'task'),
     ``tensorboard`` (event files under workdir/tensorboard/),
-    ``divergence_factor`` (warn when a task's loss grows by more than this
-    factor from its first to its last epoch), ``save_mode`` ('background':
+    ``divergence_factor`` (a task whose loss grows by more than this
+    factor from its first to its last epoch diverged; so did one whose
+    last-epoch training accuracy is at chance in every run of a swept
+    value: logged per task, and the run fails at its end naming them per
+    swept value, exit status 2), ``expect_divergence`` (True: such tasks
+    are expected, only warned about), ``save_mode`` ('background':
     each task's checkpoint and outputs are written by a background thread
     while the next task runs; 'blocking': before it starts; 'auto':
     background on GPU/TPU, blocking on CPU, where the host's cores are the
@@ -88,7 +92,8 @@ def get_config() -> ml_collections.ConfigDict:
       reset_optimizer='moments', per_task_bn=False, eval_every='epoch',
       loss_reduction='mean', task_boundaries=True, eval_tasks='all',
       vectorize='auto', steps_per_task=0, devices=0, progress='auto',
-      tensorboard=True, divergence_factor=100.0, save_mode='auto'))
+      tensorboard=True, divergence_factor=100.0, expect_divergence=False,
+      save_mode='auto'))
   c.program = 'continual'
   c.learner = 'gradient'
   c.evals = ml_collections.ConfigDict()

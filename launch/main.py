@@ -220,4 +220,5 @@ if __name__ == '__main__':
            refusals=('mpl_jax.train.workdir:WorkdirBusy',
                      'mpl_jax.train.workdir:WorkdirError',
                      'mpl_jax.train.checkpoint:ConfigMismatch',
+                     'mpl_jax.train.health:Diverged',
                      'mpl_jax.data.datasets:DatasetError'))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from _configs import tiny_config
+import test_tensorboard
 from mpl_jax.train import checkpoint
 from mpl_jax.train import train
 from mpl_jax.train import workdir as workdir_lib
@@ -33,13 +34,14 @@ FLAGS = ['--config=configs/default.py', '--config.name=tiny',
 OUTPUTS = ('accuracy.npy', 'curves.npy', 'accuracy_init.npy')
 
 
-def _launch(workdir, kill_at=None):
+def _launch(workdir, kill_at=None, tensorboard=False):
+  flags = FLAGS[:-1] + [f'--config.protocol.tensorboard={tensorboard}']
   env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
   env.pop('MPL_JAX_KILL_AT', None)
   if kill_at:
     env['MPL_JAX_KILL_AT'] = kill_at
   p = subprocess.run(
-      [sys.executable, '-m', 'launch.main', f'--workdir={workdir}', *FLAGS],
+      [sys.executable, '-m', 'launch.main', f'--workdir={workdir}', *flags],
       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   return p.returncode, p.stdout + p.stderr
 
@@ -61,9 +63,19 @@ def _steps(workdir):
     ck.close()
 
 
+def _tensorboard(workdir):
+  """Per group folder: its number of event files and its sorted events
+  (tag, step, value; wall times differ between runs)."""
+  root = os.path.join(workdir, 'tensorboard')
+  return {g: (len([f for f in os.listdir(os.path.join(root, g))
+                   if 'tfevents' in f]),
+              sorted(map(str, test_tensorboard._events(os.path.join(root, g)))))
+          for g in sorted(os.listdir(root))}
+
+
 def test_kill_at_each_save_point_then_resume_equals_uninterrupted(tmp_path):
   full, part = str(tmp_path / 'full'), str(tmp_path / 'part')
-  rc, out = _launch(full)
+  rc, out = _launch(full, tensorboard=True)
   assert rc == 0, out[-3000:]
   # One workdir, killed at each save point in turn; each rerun resumes.
   for kill_at, steps_after in [
@@ -71,7 +83,7 @@ def test_kill_at_each_save_point_then_resume_equals_uninterrupted(tmp_path):
       ('written:2', [1, 2]),    # orbax done, no manifest: 2 reads as damaged
       ('manifest:3', [2, 3]),   # 2 redone; 3 complete, its outputs not yet
       ('job:4', [3, 4])]:       # every output of task 4 written
-    rc, out = _launch(part, kill_at)
+    rc, out = _launch(part, kill_at, tensorboard=True)
     assert rc == -9, (kill_at, out[-3000:])
     # (a kill before the oldest step is pruned leaves it)
     assert _steps(part)[-len(steps_after):] == steps_after, kill_at
@@ -79,10 +91,14 @@ def test_kill_at_each_save_point_then_resume_equals_uninterrupted(tmp_path):
       assert 'Checkpoint of task 2' in out and 'manifest.json is missing' in out
   # A crash between creating the lock and writing it leaves it empty.
   open(os.path.join(part, workdir_lib.LOCK), 'w').close()
-  rc, out = _launch(part)
+  rc, out = _launch(part, tensorboard=True)
   assert rc == 0, out[-3000:]
   assert 'Resumed' in out and 'after task 4/4' in out
   _same_outputs(full, part)
+  # TensorBoard rebuilt from the record: the same events, one file a group.
+  want = _tensorboard(full)
+  assert want and all(n == 1 and ev for n, ev in want.values())
+  assert _tensorboard(part) == want
 
 
 @pytest.fixture(scope='module')

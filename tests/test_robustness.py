@@ -255,19 +255,80 @@ def test_divergence_and_below_chance_warnings(caplog):
   class Layout:
     seeds, values = (0, 1, 2), (None, None, None)
 
-  class Task:
-    training_mask = None
-
-  class Stream:
-    tasks, num_classes = [Task()], 10
-
   with caplog.at_level(logging.WARNING):
-    health.warn_divergence(rec, 0, Layout, Stream, 100.0)
+    health.warn_divergence(rec, 0, Layout, 0.1, 100.0)
   text = [r.getMessage() for r in caplog.records]
   assert any('task 1' in m and 'grew more than 100x' in m and 'runs [1]' in m
              for m in text)
   assert any('Task 1: training accuracy' in m and 'below chance' in m and
              'runs [1]' in m for m in text)
+  caplog.clear()
+  with caplog.at_level(logging.WARNING):  # a stream whose tasks may end low
+    health.warn_divergence(rec, 0, Layout, None, 100.0)
+  assert not any('below chance' in r.getMessage() for r in caplog.records)
+
+
+def test_diverged_tasks_per_swept_value():
+  rec = record_lib.RunRecord.empty(4, 3, 2, 2)
+  rec.losses[:] = 1.0
+  rec.train_accuracy[:] = 0.9
+  rec.losses[2, 1] = [1.0, 500.0]  # value b, task 2: one run's loss grew
+  rec.train_accuracy[:2, 2, -1] = [0.12, 0.15]  # value a, task 3: both low
+  rec.train_accuracy[3, 0, -1] = 0.1  # one run of b only: not every run
+  groups = {'a': np.array([0, 1]), 'b': np.array([2, 3])}
+  got = health.diverged_tasks(rec, 3, groups, lambda t: 0.1, 100.0)
+  assert got == {'a': {'loss': [], 'chance': [3]},
+                 'b': {'loss': [2], 'chance': []}}
+  assert health.diverged_tasks(rec, 3, groups, lambda t: None, 100.0) == {
+      'b': {'loss': [2], 'chance': []}}
+  with pytest.raises(health.Diverged) as e:
+    health.check_diverged(rec, 3, groups, lambda t: 0.1, 100.0, '/w', False)
+  msg = str(e.value)
+  assert '\n' not in msg and 'a: tasks 3 ended at chance' in msg
+  assert 'b: the loss grew more than 100x in tasks 2' in msg
+  assert 'expect_divergence' in msg
+  health.check_diverged(rec, 3, groups, lambda t: 0.1, 100.0, '/w', True)
+
+
+def test_items_stream_declares_its_sessions_may_end_at_chance():
+  from mpl_jax.train import interfaces, registry  # pylint: disable=g-import-not-at-top
+  items = registry.STREAMS.get('items')
+  assert items.chance(None, 0) is None
+  assert registry.STREAMS.get('permuted').chance is interfaces.training_chance
+
+
+def test_finite_explosion_fails_the_run(tmp_path):
+  c = tiny_config(**{'data.num_tasks': 2, 'num_seeds': 1,
+                     'optimizer.learning_rate': 1e30})
+  with pytest.raises(health.Diverged, match='ended at chance in every run'):
+    train.train_and_evaluate(c, str(tmp_path / 'a'))
+  assert (tmp_path / 'a' / 'summary.json').exists()  # outputs still written
+  c.protocol.expect_divergence = True
+  assert train.train_and_evaluate(c, str(tmp_path / 'b'))[
+      'tasks_completed'] == 2
+  c.protocol.expect_divergence = False
+  c.optimizer.learning_rate = tiny_config().optimizer.learning_rate
+  assert train.train_and_evaluate(c, str(tmp_path / 'c'))[  # not flagged
+      'tasks_completed'] == 2
+
+
+def test_eta_counts_the_tasks_after_the_first(monkeypatch, caplog):
+  from mpl_jax.train import hooks  # pylint: disable=g-import-not-at-top
+  clock = [0.0]
+  monkeypatch.setattr(hooks.time, 'time', lambda: clock[0])
+  rec = record_lib.RunRecord.empty(1, 10, 1, 1)
+  prog = hooks.Progress('/nonexistent', 0.0, 10, [str(i) for i in range(10)],
+                        lambda t: 100, primary=False)
+  with caplog.at_level(logging.INFO):
+    for t, seconds in enumerate([100.0, 10.0, 10.0]):  # task 1 compiles
+      prog.before_task(t)
+      clock[0] += seconds
+      prog.after_task(t, None, rec)
+      prog.report(t, rec)
+  lines = [r.getMessage() for r in caplog.records if 'done in' in r.getMessage()]
+  assert 'ETA after the next task' in lines[0]
+  assert lines[1].endswith('ETA 80s')  # 10 s a task, 8 left
+  assert lines[2].endswith('ETA 70s')
 
 
 def test_device_roc_auc_equals_the_numpy_metric():

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from absl import logging
+import numpy as np
 
 from mpl_jax.train import health
 from mpl_jax.train import metric_writer as mw
@@ -56,6 +57,9 @@ class Hook:
 class Progress(Hook):
   """Logs each task's time and the ETA; writes ``timing.json`` (primary).
 
+  The ETA is the mean time of the tasks after the first this process ran
+  (the first compiles the program: after it, no ETA is given).
+
   ``timing.json``: ``setup_s`` (before the first task), per task
   ``program_s`` (its compiled call and the copy of its outputs),
   ``total_s`` (until the next task starts, or the run ends: saves and
@@ -67,13 +71,15 @@ class Progress(Hook):
     self.t_setup, self.n_tasks, self.names = t_setup, n_tasks, task_names
     self.samples, self.primary = samples, primary  # samples(t): all runs
     self.timing = dict(tasks=[])
-    self.t_run = self.t0 = None
+    self.t_run = self.t0 = self.t_second = None
 
   def before_task(self, t):
     now = time.time()
     if self.t_run is None:
       self.t_run = now
       self.timing['setup_s'] = now - self.t_setup
+    if len(self.timing['tasks']) == 1:
+      self.t_second = now
     self._close_task(now)
     self.t0 = now
 
@@ -102,9 +108,15 @@ class Progress(Hook):
       self._write(now)
     dt, samples = self.timing['tasks'][-1]['program_s'], self.samples(t)
     done = len(self.timing['tasks'])
-    eta = (now - self.t_run) / done * (self.n_tasks - t - 1)
+    left = self.n_tasks - t - 1
+    if not left:
+      eta = 'done'
+    elif done == 1:  # its time includes the compilation
+      eta = 'ETA after the next task (this one compiled the program)'
+    else:
+      eta = f'ETA {(now - self.t_second) / (done - 1) * left:.0f}s'
     logging.info('task %d/%d (%s) done in %.1fs: %.0f training samples/s '
-                 '(all %d runs), ETA %.0fs', t + 1, self.n_tasks,
+                 '(all %d runs), %s', t + 1, self.n_tasks,
                  self.names[t], dt, samples / max(dt, 1e-9),
                  record.accuracy.shape[0], eta)
 
@@ -116,13 +128,14 @@ class Progress(Hook):
 class Health(Hook):
   """A non-finite loss stops the run; signs of divergence are logged."""
 
-  def __init__(self, layout, stream, workdir, divergence_factor):
-    self.layout, self.stream, self.workdir = layout, stream, workdir
-    self.factor = divergence_factor
+  def __init__(self, layout, chance_of, workdir, divergence_factor):
+    self.layout, self.chance_of, self.workdir = layout, chance_of, workdir
+    self.factor = divergence_factor  # chance_of(t): the stream's plugin's
 
   def after_task(self, t, state, record):
     health.check_finite(record, t, self.layout, self.workdir)
-    health.warn_divergence(record, t, self.layout, self.stream, self.factor)
+    health.warn_divergence(record, t, self.layout, self.chance_of(t),
+                           self.factor)
     return None
 
 
@@ -173,10 +186,19 @@ class Outputs(Hook):
 
 class Metrics(Hook):
   """One dict per task (:func:`metric_writer.task_metrics`) fed to the log
-  (now) and to metrics.jsonl and TensorBoard (in the task's job)."""
+  (now) and to metrics.jsonl and TensorBoard (in the task's job). The first
+  write of a process rewrites both from the record (a resumed run: every
+  saved task, none past the checkpoint); so does the final write of a run
+  resumed after its last task.
 
-  def __init__(self, workdir, run_info, tensorboard: bool):
+  ``task_steps``: the minibatch steps of one run in each task (TensorBoard's
+  global step), or None (epochs).
+  """
+
+  def __init__(self, workdir, run_info, tensorboard: bool,
+               task_steps: Optional[Sequence[int]] = None):
     self.info, self.started, self.last = run_info, False, None
+    self.ends = None if task_steps is None else np.cumsum(task_steps)
     self.log = mw.LogSink()
     self.jsonl = mw.JsonlSink(workdir)
     self.tb = (mw.TensorBoardSink(workdir, run_info['groups'])
@@ -188,17 +210,38 @@ class Metrics(Hook):
         record, k, i['task_names'], i['seeds'], i['values'],
         i['sweep_name'])]
 
-  def after_task(self, t, state, record):
+  def _metrics(self, record, t):
     i = self.info
-    m = self.last = mw.task_metrics(record, t, i['groups'], i['task_names'],
-                                    i['seeds'], i['values'], i['sweep_name'])
-    # The first write of this process rewrites every row up to task t.
-    earlier = None if self.started else self._rows(record, range(t))
+    steps = None
+    if self.ends is not None:
+      epochs = record.losses.shape[2]
+      end = int(self.ends[t])
+      n = end - (int(self.ends[t - 1]) if t else 0)
+      steps = [end - n + (e + 1) * n // epochs for e in range(epochs)]
+    return mw.task_metrics(record, t, i['groups'], i['task_names'],
+                           i['seeds'], i['values'], i['sweep_name'], steps)
+
+  def _earlier(self, record, done):
+    """The rows and TensorBoard dicts of tasks ``0..done-1``."""
+    return (self._rows(record, range(done)),
+            None if self.tb is None else
+            [self._metrics(record, k) for k in range(done)])
+
+  def _rewrite(self, earlier):
+    rows, ms = earlier
+    self.jsonl.rewrite(rows)
+    if self.tb is not None:
+      self.tb.rewrite(ms)
+
+  def after_task(self, t, state, record):
+    m = self.last = self._metrics(record, t)
+    # The first write of this process rewrites every output up to task t.
+    earlier = None if self.started else self._earlier(record, t)
     self.started = True
 
     def job():
       if earlier is not None:
-        self.jsonl.rewrite(earlier)
+        self._rewrite(earlier)
       self.jsonl.write(m)
       if self.tb is not None:
         self.tb.write(m)
@@ -208,9 +251,9 @@ class Metrics(Hook):
     self.log.write(self.last)
 
   def final(self, done, record) -> None:
-    """A run resumed after its last task rewrites metrics.jsonl whole."""
+    """A run resumed after its last task rewrites its outputs whole."""
     if not self.started:
-      self.jsonl.rewrite(self._rows(record, range(done)))
+      self._rewrite(self._earlier(record, done))
 
   def close(self):
     if self.tb is not None:

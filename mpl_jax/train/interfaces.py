@@ -33,6 +33,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
+import numpy as np
+
 PyTree = Any
 
 
@@ -97,6 +99,17 @@ def _no_checks(config) -> None:
   del config
 
 
+def training_chance(stream, t: int) -> Optional[float]:
+  """Chance level of task ``t``'s training accuracy: one over the classes it
+  trains (those of its training mask, else all of the stream's)."""
+  mask = stream.tasks[t].training_mask
+  if mask is None:
+    classes = stream.num_classes
+  else:
+    classes = int(np.asarray(mask).sum(-1).max())
+  return 1.0 / max(classes, 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class StreamPlugin:
   """``config.data.stream``: ``build(config, seeds) -> TaskStream``.
@@ -104,10 +117,19 @@ class StreamPlugin:
   ``optimizer_variants(config) -> list of optimizer configs``, when set,
   gives the optimizer of each value of a non-numeric sweep (the item
   protocol's flexibility mixes); such a stream checks its sweep itself.
+
+  ``chance(stream, t) -> float or None``: what "below chance" means for the
+  stream: the chance level of task ``t``'s last-epoch training accuracy
+  (default :func:`training_chance`), under which the trainer warns that a
+  run may have diverged, and near which, in every run of a swept value, it
+  counts the task as diverged (:mod:`mpl_jax.train.health`). ``None``: the
+  task may end at chance by design (e.g. a single-item session), so its
+  training accuracy says nothing about divergence; its loss still does.
   """
   build: Callable[..., Any]
   validate: Callable[[Any], None] = _no_checks
   optimizer_variants: Optional[Callable[[Any], list[dict[str, Any]]]] = None
+  chance: Callable[[Any, int], Optional[float]] = training_chance
 
 
 @dataclasses.dataclass(frozen=True)

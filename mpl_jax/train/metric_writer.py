@@ -10,7 +10,9 @@ its own way: :class:`JsonlSink` (``metrics.jsonl``), :class:`TensorBoardSink`
 
 from __future__ import annotations
 
+import glob
 import os
+import time
 from typing import Any, Optional, Sequence
 
 from absl import logging
@@ -68,10 +70,15 @@ def _group_metrics(record, t: int, runs) -> dict[str, Any]:
 
 def task_metrics(record, t: int, groups: dict[str, np.ndarray],
                  task_names: Sequence[str], seeds, values,
-                 sweep_name: Optional[str]) -> dict[str, Any]:
-  """Everything task ``t`` measured, as the one dict the sinks read."""
+                 sweep_name: Optional[str],
+                 epoch_steps: Optional[Sequence[int]] = None
+                 ) -> dict[str, Any]:
+  """Everything task ``t`` measured, as the one dict the sinks read
+  (``epoch_steps``: the global training step at the end of each of its
+  epochs, when known)."""
   return {'task': t, 'num_tasks': record.accuracy.shape[1],
           'epochs': record.losses.shape[2], 'task_name': task_names[t],
+          'epoch_steps': None if epoch_steps is None else list(epoch_steps),
           'rows': task_rows(record, t, task_names, seeds, values, sweep_name),
           'groups': {g: _group_metrics(record, t, runs)
                      for g, runs in groups.items()}}
@@ -106,51 +113,106 @@ class LogSink:
                    100 * gm['accuracy/average_seen'])
 
 
+def _tf_bins() -> list[float]:
+  """TensorFlow's default histogram buckets (``SummaryWriter``'s): +-1e-12
+  growing by 10% up to 1e20, and 0."""
+  v, pos = 1e-12, []
+  while v < 1e20:
+    pos.append(v)
+    v *= 1.1
+  return [-x for x in pos[::-1]] + [0] + pos
+
+
 class TensorBoardSink:
   """TensorBoard event files, one folder per group of runs (swept value).
 
-  ``<workdir>/tensorboard/<group>/``: per epoch ``train/loss`` and
-  ``train/accuracy`` (mean over the group's runs, step = epochs trained);
-  per task ``accuracy/average_seen``, ``accuracy/current_task`` (step =
-  tasks trained) and every evaluator's output, and the accuracy on every
-  task: one scalar ``accuracy/task_<j>`` each for streams of up to
-  ``max_task_tags`` tasks, one histogram ``accuracy/seen_tasks`` (over the
-  seen tasks) for longer ones (item streams of hundreds of sessions: per
-  task tags would be O(T) events per task, most of a session's host time,
-  and unreadable as hundreds of curves). Written with tensorboardX (no
-  TensorFlow needed); view with ``tensorboard --logdir <workdir>``.
+  ``<workdir>/tensorboard/<group>/``, one step scale: the global training
+  step (minibatch steps of one run since the start; epochs trained when the
+  metrics dict has no ``'epoch_steps'``). Per epoch ``train/loss`` and
+  ``train/accuracy`` (mean over the group's runs, at the epoch's last step);
+  per task, at its last step: ``task`` (its number: the task boundaries),
+  ``accuracy/average_seen``, ``accuracy/current_task``, every evaluator's
+  output, and the accuracy on every task: one scalar ``accuracy/task_<j>``
+  each for streams of up to ``max_task_tags`` tasks, one histogram
+  ``accuracy/seen_tasks`` (over the seen tasks) for longer ones (item
+  streams of hundreds of sessions: per task tags would be O(T) events per
+  task, most of a session's host time, and unreadable as hundreds of
+  curves). Viewed with ``tensorboard --logdir <workdir>``.
+
+  Written synchronously (tensorboardX's ``EventsWriter``, no TensorFlow
+  needed): :meth:`write` returns once the events are flushed and fsynced
+  (``SummaryWriter.flush()`` does not drain its queue, so a kill lost them).
+  :meth:`rewrite` deletes a group's event files and writes the given tasks
+  again: a resumed run rebuilds them from its record, so a kill loses no
+  event of a saved task and a rerun adds no second event file.
   """
 
   def __init__(self, workdir: str, groups, max_task_tags: int = 32):
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self.max_task_tags = max_task_tags
-    self.writers = {
-        g: SummaryWriter(os.path.join(workdir, 'tensorboard',
-                                      (g or 'all').replace('/', '_')))
-        for g in groups}
+    self.folders = {g: os.path.join(workdir, 'tensorboard',
+                                    (g or 'all').replace('/', '_'))
+                    for g in groups}
+    self.files = {}
+
+  def _events(self, m: dict[str, Any], g: str) -> list[Any]:
+    from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+    t, epochs, gm = m['task'], m['epochs'], m['groups'][g]
+    steps = m.get('epoch_steps') or [t * epochs + e + 1 for e in
+                                     range(epochs)]
+    out = []
+    for e in range(epochs):
+      out.append((steps[e], summary.scalar('train/loss',
+                                           float(gm['train/loss'][e]))))
+      out.append((steps[e], summary.scalar('train/accuracy',
+                                           float(gm['train/accuracy'][e]))))
+    step = steps[-1]
+    scalars = [('task', float(t + 1))]
+    per_task = gm['accuracy/per_task']
+    if m['num_tasks'] <= self.max_task_tags:
+      scalars += [(f'accuracy/task_{j + 1}', float(a))
+                  for j, a in enumerate(per_task) if not np.isnan(a)]
+    else:
+      out.append((step, summary.histogram(
+          'accuracy/seen_tasks', np.asarray(per_task[:t + 1]),
+          _tf_bins())))
+    scalars += [(tag, float(gm[tag])) for tag in ('accuracy/average_seen',
+                                                   'accuracy/current_task')]
+    scalars += [(tag, float(v)) for tag, v in gm['evals'].items()]
+    out += [(step, summary.scalar(tag, v)) for tag, v in scalars]
+    return out
+
+  def _file(self, g: str):
+    if g not in self.files:
+      from tensorboardX import event_file_writer  # pylint: disable=g-import-not-at-top
+      os.makedirs(self.folders[g], exist_ok=True)
+      self.files[g] = event_file_writer.EventsWriter(
+          os.path.join(self.folders[g], 'events'))
+    return self.files[g]
+
+  def _write(self, ms: Sequence[dict[str, Any]]) -> None:
+    from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+    now = time.time()
+    for g in self.folders:
+      f = self._file(g)
+      for m in ms:
+        for step, summ in self._events(m, g):
+          f.write_event(event_pb2.Event(wall_time=now, step=int(step),
+                                        summary=summ))
+      f.flush()  # to the OS and fsynced
 
   def write(self, m: dict[str, Any]) -> None:
-    t, epochs, step = m['task'], m['epochs'], m['task'] + 1
-    for g, gm in m['groups'].items():
-      w = self.writers[g]
-      for e in range(epochs):
-        w.add_scalar('train/loss', float(gm['train/loss'][e]),
-                     t * epochs + e + 1)
-        w.add_scalar('train/accuracy', float(gm['train/accuracy'][e]),
-                     t * epochs + e + 1)
-      per_task = gm['accuracy/per_task']
-      if m['num_tasks'] <= self.max_task_tags:
-        for j, a in enumerate(per_task):
-          if not np.isnan(a):
-            w.add_scalar(f'accuracy/task_{j + 1}', float(a), step)
-      else:
-        w.add_histogram('accuracy/seen_tasks', per_task[:t + 1], step)
-      for tag in ('accuracy/average_seen', 'accuracy/current_task'):
-        w.add_scalar(tag, gm[tag], step)
-      for tag, v in gm['evals'].items():
-        w.add_scalar(tag, v, step)
-      w.flush()
+    """Appends task ``m['task']``'s events, flushed when it returns."""
+    self._write([m])
+
+  def rewrite(self, ms: Sequence[dict[str, Any]]) -> None:
+    """Replaces every event file by the events of ``ms`` (tasks in order)."""
+    self.close()
+    for folder in self.folders.values():
+      for path in glob.glob(os.path.join(folder, '*tfevents*')):
+        os.remove(path)
+    self._write(ms)
 
   def close(self) -> None:
-    for w in self.writers.values():
-      w.close()
+    for f in self.files.values():
+      f.close()
+    self.files = {}

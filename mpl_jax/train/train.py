@@ -50,6 +50,7 @@ from mpl_jax.data import streams as streams_lib
 from mpl_jax.train import background
 from mpl_jax.train import checkpoint as ckpt_lib
 from mpl_jax.train import evaluators as evaluators_lib
+from mpl_jax.train import health
 from mpl_jax.train import hooks as hooks_lib
 from mpl_jax.train import interfaces
 from mpl_jax.train import outputs
@@ -194,6 +195,9 @@ def _train(config, workdir, ckpt, primary, interrupt_after):
                os.path.abspath(workdir),
                'accuracy.png, ' if config.plot else '',
                ', tensorboard/' if p.tensorboard else '')
+  health.check_diverged(record, n_tasks, run.info['groups'], run.chance_of,
+                        p.divergence_factor, os.path.abspath(workdir),
+                        expected=p.expect_divergence)
   return summ
 
 
@@ -202,16 +206,19 @@ def _hooks(config, run, workdir, ckpt, primary, t_setup):
   the metric writer, also returned to write the final outputs)."""
   p = config.protocol
   bs = run.learner.batch_size
-  samples = lambda t: bs * run.layout.num_runs * (
+  steps = lambda t: (  # minibatch steps of one run in task t
       p.steps_per_task or run.epochs * (run.data.train_sizes[t] // bs))
+  samples = lambda t: bs * run.layout.num_runs * steps(t)
   hooks = [hooks_lib.Progress(workdir, t_setup, run.stream.num_tasks,
                               run.info['task_names'], samples, primary),
-           hooks_lib.Health(run.layout, run.stream, workdir,
+           hooks_lib.Health(run.layout, run.chance_of, workdir,
                             p.divergence_factor),
            hooks_lib.Checkpoint(ckpt)]
   outs = hooks_lib.Outputs(workdir, run.info, run.evaluators, config.plot,
                            config.name)
-  metrics = hooks_lib.Metrics(workdir, run.info, p.tensorboard)
+  metrics = hooks_lib.Metrics(
+      workdir, run.info, p.tensorboard,
+      [steps(t) for t in range(run.stream.num_tasks)])
   return (hooks + [outs, metrics] if primary else hooks), outs, metrics
 
 
@@ -230,6 +237,10 @@ class _Run:
   runs: dict[str, Any]
   shared: dict[str, Any]
   info: dict[str, Any]
+  chance: Any  # the stream plugin's chance(stream, t)
+
+  def chance_of(self, t: int):
+    return self.chance(self.stream, t)
 
   def task_runs(self, t: int) -> dict[str, Any]:
     return dict(self.runs, train=self.data.train[t])
@@ -279,7 +290,8 @@ def _setup(config, workdir, primary, backend) -> _Run:
               values=layout.values, sweep_name=layout.sweep_name,
               groups=layout.groups())
   return _Run(stream, layout, learner, evaluators, data, programs, epochs,
-              p.eval_every == 'epoch', runs, shared, info)
+              p.eval_every == 'epoch', runs, shared, info,
+              registry.STREAMS.get(config.data.stream).chance)
 
 
 def _start(run: _Run, ckpt, workdir):

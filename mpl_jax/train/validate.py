@@ -105,7 +105,7 @@ def _check_protocol(config) -> None:
   choice(config, 'protocol.eval_tasks', ('all', 'seen'))
   choice(config, 'protocol.progress', ('auto', 'epoch', 'task'))
   choice(config, 'protocol.save_mode', ('auto', 'background', 'blocking'))
-  for f in ('task_boundaries', 'tensorboard'):
+  for f in ('task_boundaries', 'tensorboard', 'expect_divergence'):
     checks.boolean(config, f'protocol.{f}')
   choice(config, 'protocol.loss_reduction', REDUCTIONS)
   positive_int(config, 'protocol.steps_per_task', minimum=0)
