@@ -221,4 +221,5 @@ if __name__ == '__main__':
                      'mpl_jax.train.workdir:WorkdirError',
                      'mpl_jax.train.checkpoint:ConfigMismatch',
                      'mpl_jax.train.health:Diverged',
+                     'mpl_jax.train.health:NonFiniteLoss',
                      'mpl_jax.data.datasets:DatasetError'))

@@ -19,6 +19,10 @@ AT_CHANCE_MARGIN = 0.1
 below ``chance + AT_CHANCE_MARGIN * (1 - chance)`` (10 classes: 19%)."""
 
 
+class NonFiniteLoss(FloatingPointError):
+  """A run's training loss became NaN or infinite (one-line message)."""
+
+
 class Diverged(ValueError):
   """Tasks diverged in some swept value and the config does not expect it."""
 
@@ -138,7 +142,7 @@ def check_finite(record, t, layout, workdir):
   epoch = int(np.flatnonzero(~np.isfinite(losses[bad[0]]))[0])
   saved = (f'tasks 1..{t} are checkpointed in {workdir}' if t else
            'no task was completed, nothing is checkpointed')
-  raise FloatingPointError(
+  raise NonFiniteLoss(
       f'non-finite training loss in task {t + 1} epoch {epoch + 1} for runs '
       f'{bad.tolist()} (seeds {[layout.seeds[i] for i in bad]}, values '
       f'{[layout.values[i] for i in bad]}): lower the learning rate or check '
