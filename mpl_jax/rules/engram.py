@@ -279,9 +279,9 @@ def engram_metaplastic_adam(
     2021. https://arxiv.org/abs/2003.03533
   """
   return optax.chain(
-      optax.add_decayed_weights(weight_decay),
-      optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
-      optax.scale_by_learning_rate(learning_rate),
+      *metaplasticity.coupled_adam(learning_rate, b1=b1, b2=b2, eps=eps,
+                                   weight_decay=weight_decay,
+                                   eps_placement='optax'),
       metaplasticity.scale_by_metaplasticity(meta, mask=mask),
       scale_by_engram_gate(key, p=p, granularity=granularity,
                            resample=resample, sampler=sampler, mask=mask),

@@ -181,6 +181,22 @@ def scale_by_adam_pytorch(
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def coupled_adam(learning_rate: optax.ScalarOrSchedule, *, b1: float,
+                 b2: float, eps: float, weight_decay: float,
+                 eps_placement: str) -> list[optax.GradientTransformation]:
+  """Coupled L2, Adam (optax's or PyTorch's epsilon placement), ``-lr``: the
+  transforms the metaplastic optimizers chain before their gate."""
+  if eps_placement == 'optax':
+    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
+  elif eps_placement == 'pytorch':
+    adam = scale_by_adam_pytorch(b1=b1, b2=b2, eps=eps)
+  else:
+    raise ValueError(
+        f"eps_placement must be 'optax' or 'pytorch', got {eps_placement!r}.")
+  return [optax.add_decayed_weights(weight_decay), adam,
+          optax.scale_by_learning_rate(learning_rate)]
+
+
 def metaplastic_adam(
     learning_rate: optax.ScalarOrSchedule,
     meta: Any = 1.35,
@@ -234,16 +250,8 @@ def metaplastic_adam(
     binarized neural networks", Nature Communications 12:2549, 2021.
     https://arxiv.org/abs/2003.03533
   """
-  if eps_placement == 'optax':
-    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
-  elif eps_placement == 'pytorch':
-    adam = scale_by_adam_pytorch(b1=b1, b2=b2, eps=eps)
-  else:
-    raise ValueError(
-        f"eps_placement must be 'optax' or 'pytorch', got {eps_placement!r}.")
   return optax.chain(
-      optax.add_decayed_weights(weight_decay),
-      adam,
-      optax.scale_by_learning_rate(learning_rate),
+      *coupled_adam(learning_rate, b1=b1, b2=b2, eps=eps,
+                    weight_decay=weight_decay, eps_placement=eps_placement),
       scale_by_metaplasticity(meta, mask=mask),
   )

@@ -363,17 +363,10 @@ def multilevel_metaplastic_adam(
     D'Agostino et al., "Synaptic metaplasticity with multi-level memristive
     devices", IEEE AICAS 2023. https://arxiv.org/abs/2306.12142
   """
-  if eps_placement == 'optax':
-    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
-  elif eps_placement == 'pytorch':
-    adam = metaplasticity.scale_by_adam_pytorch(b1=b1, b2=b2, eps=eps)
-  else:
-    raise ValueError(
-        f"eps_placement must be 'optax' or 'pytorch', got {eps_placement!r}.")
   return optax.chain(
-      optax.add_decayed_weights(weight_decay),
-      adam,
-      optax.scale_by_learning_rate(learning_rate),
+      *metaplasticity.coupled_adam(
+          learning_rate, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay,
+          eps_placement=eps_placement),
       scale_by_multilevel_metaplasticity(meta, levels=levels, form=form,
                                          mask=mask, clip_margin=clip_margin),
   )
