@@ -102,8 +102,11 @@ runs):
 
 The default command (3 seeds, 10 items), measured for this docstring on the
 2-core build machine while other jobs shared it (502 s wall; on idle cores
-the 5-seed run above takes 78 s); ``python -m launch.report runs/items``
-prints this table from summary.json:
+the 5-seed run above takes 78 s; re-run on 2026-12-04 in 169 s under a load
+of ~9: the same table but for conventional after 9 passes, 7.0±0.8);
+``python -m launch.report runs/items`` prints this table from summary.json
+(``python -m launch.check_docs --only=items_flexibility`` checks it: each
+mean within two standard deviations, or 0.5 item where the std is 0):
 
   mix            before  sequential   9 passes  kept after    poison  kept and
                                                  poisoning  rejected  rejected
@@ -192,3 +195,50 @@ def get_config(preset: str = '10') -> ml_collections.ConfigDict:
   c.protocol.progress = 'task'
   c.evals.items = ml_collections.ConfigDict(dict(p_threshold=0.05))
   return c
+
+
+# What the docstring claims (the default command's table), checked by
+# launch/check_docs.py. The rows are quoted from the docstring (the check
+# finds each in it); the expected values are read from them.
+_ITEMS = 'sweep/groups/mix={}/items/{}'
+_ROWS = (
+    'hybrid 0.7±0.5 7.7±1.7 10.0±0.0 10.0±0.0 9.0±0.8 9.0±0.8',
+    'conventional 0.7±0.5 4.7±0.5 7.3±0.5 0.3±0.5 2.7±1.7 0.0±0.0',
+    'stable 0.7±0.5 2.0±0.0 2.3±0.5 2.3±0.5 7.7±0.5 2.3±0.5',
+    'tiers 0.7±0.5 8.0±1.6 9.7±0.5 9.7±0.5 8.0±0.8 7.7±0.5',
+)
+# summary.json key and column (0: "before") of the claims
+_COLUMNS = (('memorised_sequential', 1), ('poisoned_kept_and_rejected', 5))
+
+
+def _item_claim(row, key, at):
+  mix, *cells = row.split()
+  mean, std = (float(x) for x in cells[at].split('±'))
+  if std:
+    return dict(metric=_ITEMS.format(mix, key), expected=mean, spread=std,
+                spread_kind='std', quote=row)
+  # a count whose std is 0: half an item either way
+  return dict(metric=_ITEMS.format(mix, key), expected=mean, spread=0.5,
+              spread_kind='tolerance', quote=(row, 'or 0.5 item'))
+
+
+DOC_CHECK = (
+    dict(
+        command='python -m launch.main --config=configs/items_flexibility.py '
+        '--workdir=runs/items',
+        tier='long',
+        seconds=502,
+        time_quote='other jobs shared it (502 s wall',
+        measured='2-core CPU shared with other jobs, JAX 0.10.2, recorded '
+        '2026-12-04; 169 s on 2026-12-04 under a load of ~9',
+        claims=tuple(_item_claim(row, key, at) for row in _ROWS
+                     for key, at in _COLUMNS) + (
+            dict(metric=_ITEMS.format('hybrid', 'poisoned_kept_and_rejected'),
+                 greater=_ITEMS.format('conventional',
+                                       'poisoned_kept_and_rejected'),
+                 quote='after poisoning keeps its repeated items while '
+                 'rejecting most poisons; the conventional network adopts '
+                 'the poisons'),
+        ),
+    ),
+)

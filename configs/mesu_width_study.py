@@ -24,3 +24,13 @@ def get_config(arg: str = '50'):
   c.sweep.name = 'memory_window'
   c.sweep.values = (1.8e5, 6e5, 2.4e6, 1e15)
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+DOC_CHECK = tuple(
+    dict(command='python -m launch.main '
+         f'--config=configs/mesu_width_study.py:{h} '
+         f'--workdir=runs/mesu_width_{h}',
+         tier='not_run', measured=None, claims=())  # runs; never measured
+    for h in (50, 256, 512, 1024))
