@@ -116,9 +116,13 @@ DOC_CHECK = (
         claims=(
             dict(metric=_AT80.format('hebb', 'naive'),
                  greater=_AT80.format('hebb', 'cue'),
+                 label='hebb independent-decoder error at M = 80',
+                 than_label='the cue error',
                  quote='the independent decoder is worse than the cue itself'),
             dict(metric=_AT80.format('hebb', 'naive'),
                  greater=_AT80.format('hebb', 'corr'),
+                 label='hebb independent-decoder error at M = 80',
+                 than_label='correlation-aware error',
                  quote='the independent decoder degrades catastrophically '
                  '(worse than the cue) as M grows while the correlation-aware '
                  'one stays close to the oracle'),

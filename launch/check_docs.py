@@ -29,7 +29,8 @@ each a dict with
   numbers ``expected`` and ``spread`` must be among the quote's numbers);
   ``source``: ``'BUILD.md'`` where the claim is quoted from there instead.
 
-``--list`` prints every entry; without it the selected commands run (one
+``--list`` prints every entry, ``--markdown`` the table of BUILD.md's "Long
+commands" (a test checks that BUILD.md holds it); without either the selected commands run (one
 workdir per entry under ``--root``; a finished continual run resumes at its
 end, so a second call only re-reads it) and each claim is printed as
 measured vs expected with PASS / FAIL. Nothing is re-measured by default:
@@ -258,6 +259,43 @@ def list_entries(only, tiers) -> None:
               f'({c.get("spread_kind", "std")} {c["spread"]:g})')
 
 
+_NAMES = ((r'^(sweep/groups/|report/)', ''), (r'/final_accuracy_per_task/mean/0',
+                                                  ' task 1 at the end'),
+          (r'/items/', ' '), (r'/', ' '), (r'_', ' '))
+
+
+def claim_text(c: dict) -> str:
+  """A claim in a few words: ``meta=0.0 average accuracy 36.9 ± 0.9 %
+  (std)``; a claim's ``label`` names its metric where the path does not."""
+  def name(path, label=None):
+    if label:
+      return label
+    for pattern, repl in _NAMES:
+      path = re.sub(pattern, repl, path)
+    return path.strip()
+  unit = ' %' if c.get('scale') == 100 else ''
+  if 'greater' in c:
+    margin = f' + {c["margin"]:g}{unit}' if c.get('margin') else ''
+    return (f'{name(c["metric"], c.get("label"))} > '
+            f'{name(c["greater"], c.get("than_label"))}{margin}')
+  return (f'{name(c["metric"], c.get("label"))} {c["expected"]:g} ± '
+          f'{c["spread"]:g}{unit} ({c.get("spread_kind", "std")})')
+
+
+def markdown_table() -> str:
+  """BUILD.md's "Long commands" table: one row per DOC_CHECK entry."""
+  rows = ['| config | tier | command | expected (mean ± accepted deviation) '
+          '| measured time | when, where |', '|---|---|---|---|---|---|']
+  for name, e in selected((), TIERS):
+    secs = e.get('seconds')
+    time_ = (f'{secs / 60:.3g} min' if secs and secs >= 120 else
+             f'{secs:g} s' if secs else 'not run')
+    claims = '; '.join(claim_text(c) for c in e.get('claims', ())) or '—'
+    rows.append(f'| `{name}` | {e["tier"]} | `{e["command"]}` | '
+                f'{claims} | {time_} | {e.get("measured") or "not run here"} |')
+  return '\n'.join(rows)
+
+
 def main(argv: Sequence[str]) -> int:
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
@@ -268,6 +306,8 @@ def main(argv: Sequence[str]) -> int:
                       help='comma-separated config names (any tier)')
   parser.add_argument('--tier', default='short',
                       help=f'comma-separated tiers among {TIERS}')
+  parser.add_argument('--markdown', action='store_true',
+                      help="print BUILD.md's Long commands table, run nothing")
   parser.add_argument('--root', default='runs/check_docs',
                       help='folder of the workdirs, one per command')
   a = parser.parse_args(argv)
@@ -277,6 +317,9 @@ def main(argv: Sequence[str]) -> int:
       n for n in only if n not in config_names()]
   if bad:
     parser.error(f'unknown tier or config: {", ".join(bad)}')
+  if a.markdown:
+    print(markdown_table())
+    return 0
   if a.list:
     list_entries(only, tiers)
     return 0
