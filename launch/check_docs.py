@@ -2,7 +2,7 @@ r"""Runs the commands of the config docstrings and checks their "Expected".
 
   python3 -m launch.check_docs --list                 # every claim, no run
   python3 -m launch.check_docs --only=quickstart,calcium_neuron
-  python3 -m launch.check_docs --tier=short           # the sub-minute ones
+  python3 -m launch.check_docs                        # tiers test and short
   python3 -m launch.check_docs --tier=long --root=runs/check_docs
 
 Every config in ``configs/`` ends with ``DOC_CHECK``, the machine-readable
@@ -33,9 +33,10 @@ each a dict with
 commands" (a test checks that BUILD.md holds it); without either the selected commands run (one
 workdir per entry under ``--root``; a finished continual run resumes at its
 end, so a second call only re-reads it) and each claim is printed as
-measured vs expected with PASS / FAIL. Nothing is re-measured by default:
-``--tier`` defaults to ``short`` (BUILD.md, "Long commands", lists the rest
-with their times); the exit status is 1 if a claim fails.
+measured vs expected with PASS / FAIL. ``--tier`` defaults to ``test,short``
+(a few minutes; with ``--only``, every measured tier of those configs), so
+nothing long runs unasked (BUILD.md, "Long commands", lists every command
+with its time); the exit status is 1 if a claim fails.
 """
 
 from __future__ import annotations
@@ -237,11 +238,13 @@ def workdir_name(name: str, command: str) -> str:
 
 
 def selected(only: Sequence[str], tiers: Sequence[str]):
+  """(config, entry) of the configs in ``only`` (all if empty) whose tier
+  is in ``tiers``."""
   for name, block in blocks().items():
     if only and name not in only:
       continue
     for entry in block or ():
-      if entry['tier'] in tiers or only:
+      if entry['tier'] in tiers:
         yield name, entry
 
 
@@ -304,15 +307,19 @@ def main(argv: Sequence[str]) -> int:
                       help='print every entry and claim, run nothing')
   parser.add_argument('--only', default='',
                       help='comma-separated config names (any tier)')
-  parser.add_argument('--tier', default='short',
-                      help=f'comma-separated tiers among {TIERS}')
+  parser.add_argument('--tier', default='',
+                      help=f'comma-separated tiers among {TIERS}; default '
+                      'test,short, or every measured tier with --only')
   parser.add_argument('--markdown', action='store_true',
                       help="print BUILD.md's Long commands table, run nothing")
   parser.add_argument('--root', default='runs/check_docs',
                       help='folder of the workdirs, one per command')
   a = parser.parse_args(argv)
   only = [x for x in a.only.split(',') if x]
-  tiers = [x for x in a.tier.split(',') if x]
+  tiers = [x for x in a.tier.split(',') if x] or (
+      ['test', 'short', 'long'] if only else ['test', 'short'])
+  if a.list and not a.tier:
+    tiers = list(TIERS)
   bad = [t for t in tiers if t not in TIERS] + [
       n for n in only if n not in config_names()]
   if bad:
