@@ -37,6 +37,7 @@ def test_every_config_has_a_check_block():
     assert e['tier'] in cd.TIERS, (name, e['tier'])
     if e['tier'] != 'not_run':
       assert e['seconds'] > 0 and e['measured'] and e['claims'], name
+      assert e['time_quote'], f'{name}: say where the time is written'
     if e['tier'] == 'test':
       assert e['seconds'] < 60, f'{name}: tier test must take under a minute'
     for c in e.get('claims', ()):
