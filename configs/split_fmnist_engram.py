@@ -39,8 +39,9 @@ and 1.35 barely acts (see configs/quickstart.py). The engram gate's exact form
 is unconfirmed in the paper (SPEC §4): this is mpl_jax's reading, documented
 in ``mpl_jax.scale_by_engram_gate``.
 
-Offline (Fashion-MNIST from Debian's files). About 3-6 minutes per
-method/scenario on 2 CPU cores. Expected: class-incremental stays low for all
+Offline (Fashion-MNIST from Debian's files). About 1-2 minutes per
+method/scenario on 2 idle CPU cores (441-474 s when other jobs loaded them
+to 10-13). Expected: class-incremental stays low for all
 methods without replay (the last task dominates the single head); the
 metaplastic and engram-gated BNNs keep more of the earlier tasks than the
 plain BNN in the domain-incremental scenario.
