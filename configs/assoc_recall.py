@@ -97,3 +97,35 @@ def get_config() -> ml_collections.ConfigDict:
       rules=('hebb', 'covariance', 'hetero', 'homo')))
   c.plot = True
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring. Orderings only at
+# M = 80 (index 6 of config.ms), where the docstring's table was measured.
+_AT80 = 'rules/{}/{}/6'
+DOC_CHECK = (
+    dict(
+        command='python -m launch.main --config=configs/assoc_recall.py '
+        '--workdir=runs/assoc',
+        tier='long',
+        seconds=570,
+        time_quote='9.5 min wall',
+        measured='2-core CPU shared with other jobs, load ~11, JAX 0.10.2, '
+        'recorded 2026-12-01, before issue 20 changed the decoders; not '
+        're-measured since',
+        claims=(
+            dict(metric=_AT80.format('hebb', 'naive'),
+                 greater=_AT80.format('hebb', 'cue'),
+                 label='hebb independent-decoder error at M = 80',
+                 than_label='the cue error',
+                 quote='the independent decoder is worse than the cue itself'),
+            dict(metric=_AT80.format('hebb', 'naive'),
+                 greater=_AT80.format('hebb', 'corr'),
+                 label='hebb independent-decoder error at M = 80',
+                 than_label='correlation-aware error',
+                 quote='the independent decoder degrades catastrophically '
+                 '(worse than the cue) as M grows while the correlation-aware '
+                 'one stays close to the oracle'),
+        ),
+    ),
+)

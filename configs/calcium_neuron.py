@@ -52,7 +52,12 @@ group); the rate overshoots (up to 80 Hz in a 100 ms bin in the first 2 s),
 weight reaches the upper bound within ~1 s and the rate stays at ~54 Hz
 (with w_max = 1 the bound, not the rule, stops the run-away).
 
-This table is one seed. Five input seeds, on a reduced neuron (20 inputs,
+This table is one seed; the simulation is deterministic up to float
+rounding. Re-run on 2026-12-04 (41 s wall, load ~8): 0.981 / 0.080,
+33.2 / 15.8 Hz with metaplasticity; 0.999 / 0.998, 53.5 / 53.8 Hz without.
+tests/test_config_docs.py runs the command and accepts each final group
+weight within ± 0.05 and each last-12-s rate within ± 3 Hz of the table
+(``DOC_CHECK`` below). Five input seeds, on a reduced neuron (20 inputs,
 gain 20, eta_linear 6e-3, 30 s): tests/test_calcium.py::
 test_neuron_selective_with_metaplasticity_saturates_without and, without
 the [0, 1] clip, ::test_neuron_runs_away_without_metaplasticity_unbounded
@@ -80,3 +85,41 @@ def get_config() -> ml_collections.ConfigDict:
           bpap_delay=2.0, k_plus=2e-4, k_minus=2e-6))))
   c.plot = True
   return c
+
+
+# What the docstring claims, checked by tests/test_config_docs.py (tier
+# 'test') and launch/check_docs.py; the quotes must stay in the docstring.
+_ON, _OFF = 'neuron/metaplastic/', 'neuron/no metaplasticity/'
+_W_TOL = 'accepts each final group weight within ± 0.05'
+_R_TOL = 'each last-12-s rate within ± 3 Hz'
+DOC_CHECK = (
+    dict(
+        command='python -m launch.main --config=configs/calcium_neuron.py '
+        '--workdir=runs/calcium_neuron',
+        tier='test',
+        seconds=54,
+        time_quote='load ~10, jax 0.10.2; 54 s wall',
+        measured='2-core CPU shared with other jobs, load ~10, JAX 0.10.2 '
+        '(41 s on 2026-12-04, load ~8)',
+        claims=(
+            dict(metric=_ON + 'w_1_final', expected=0.98, spread=0.05,
+                 spread_kind='tolerance',
+                 quote=('metaplastic 0.98 0.08 33 / 16 Hz', _W_TOL)),
+            dict(metric=_ON + 'w_2_final', expected=0.08, spread=0.05,
+                 spread_kind='tolerance',
+                 quote=('metaplastic 0.98 0.08 33 / 16 Hz', _W_TOL)),
+            dict(metric=_ON + 'rate_last10pct_hz', expected=16, spread=3,
+                 spread_kind='tolerance',
+                 quote=('metaplastic 0.98 0.08 33 / 16 Hz', _R_TOL)),
+            dict(metric=_OFF + 'w_1_final', expected=1.00, spread=0.05,
+                 spread_kind='tolerance',
+                 quote=('no metaplasticity 1.00 1.00 54 / 54 Hz', _W_TOL)),
+            dict(metric=_OFF + 'w_2_final', expected=1.00, spread=0.05,
+                 spread_kind='tolerance',
+                 quote=('no metaplasticity 1.00 1.00 54 / 54 Hz', _W_TOL)),
+            dict(metric=_OFF + 'rate_last10pct_hz', expected=54, spread=3,
+                 spread_kind='tolerance',
+                 quote=('no metaplasticity 1.00 1.00 54 / 54 Hz', _R_TOL)),
+        ),
+    ),
+)

@@ -78,7 +78,14 @@ trainer, 3 seeds; they set the defaults and were not re-measured):
 Expected (re-measured with the redesigned trainer on the 2-core CPU build
 machine, JAX 0.10.2: BUILD.md, "Per-synapse flexibility", the rows marked
 re-measured; mean ± std over 5 seeds, ``--config.num_seeds=5``; items
-memorised = p < 0.05 against 1000 label shuffles, 50 test images per item).
+memorised = p < 0.05 against 1000 label shuffles, 50 test images per item;
+recorded 2026-12-04):
+
+  python -m launch.main --config=configs/items_flexibility.py \
+      --config.num_seeds=5 --workdir=runs/items_5seeds
+  python -m launch.main --config=configs/items_flexibility.py:30 \
+      --config.num_seeds=5 --workdir=runs/items30_5seeds
+
 10 items, s = 1000, 78-182 s wall with 5 seeds (100 sessions, 30 runs):
 
   mix          sequential  9 passes  kept after   poison     kept and
@@ -102,8 +109,11 @@ runs):
 
 The default command (3 seeds, 10 items), measured for this docstring on the
 2-core build machine while other jobs shared it (502 s wall; on idle cores
-the 5-seed run above takes 78 s); ``python -m launch.report runs/items``
-prints this table from summary.json:
+the 5-seed run above takes 78 s; re-run on 2026-12-04 in 169 s under a load
+of ~9: the same table but for conventional after 9 passes, 7.0±0.8);
+``python -m launch.report runs/items`` prints this table from summary.json
+(``python -m launch.check_docs --only=items_flexibility`` checks it: each
+mean within two standard deviations, or 0.5 item where the std is 0):
 
   mix            before  sequential   9 passes  kept after    poison  kept and
                                                  poisoning  rejected  rejected
@@ -192,3 +202,77 @@ def get_config(preset: str = '10') -> ml_collections.ConfigDict:
   c.protocol.progress = 'task'
   c.evals.items = ml_collections.ConfigDict(dict(p_threshold=0.05))
   return c
+
+
+# What the docstring claims (the default command's table), checked by
+# launch/check_docs.py. The rows are quoted from the docstring (the check
+# finds each in it); the expected values are read from them.
+_ITEMS = 'sweep/groups/mix={}/items/{}'
+_ROWS = (
+    'hybrid 0.7±0.5 7.7±1.7 10.0±0.0 10.0±0.0 9.0±0.8 9.0±0.8',
+    'conventional 0.7±0.5 4.7±0.5 7.3±0.5 0.3±0.5 2.7±1.7 0.0±0.0',
+    'stable 0.7±0.5 2.0±0.0 2.3±0.5 2.3±0.5 7.7±0.5 2.3±0.5',
+    'tiers 0.7±0.5 8.0±1.6 9.7±0.5 9.7±0.5 8.0±0.8 7.7±0.5',
+)
+# summary.json key and column (0: "before") of the claims
+_COLUMNS = (('memorised_sequential', 1), ('poisoned_kept_and_rejected', 5))
+
+
+def _item_claim(row, key, at):
+  mix, *cells = row.split()
+  mean, std = (float(x) for x in cells[at].split('±'))
+  if std:
+    return dict(metric=_ITEMS.format(mix, key), expected=mean, spread=std,
+                spread_kind='std', quote=row)
+  # a count whose std is 0: half an item either way
+  return dict(metric=_ITEMS.format(mix, key), expected=mean, spread=0.5,
+              spread_kind='tolerance', quote=(row, 'or 0.5 item'))
+
+
+# The 5-seed tables have no "before" column: columns from "sequential".
+_ROWS_5 = {
+    '': ('hybrid 7.8±1.3 10.0±0.0 10.0±0.0 8.8±0.7 8.8±0.7',
+         'conventional 4.8±0.7 7.6±0.8 0.2±0.4 4.2±2.5 0.0±0.0',
+         'stable 2.0±0.0 2.2±0.4 2.2±0.4 8.2±0.7 2.2±0.4',
+         'tiers 7.8±1.3 9.8±0.4 9.4±0.8 8.2±0.7 8.0±0.6'),
+    ':30': ('hybrid 14.8±2.9 30.0±0.0 30.0±0.0 24.8±1.0 24.6±1.0',
+            'conventional 1.4±1.5 23.8±2.6 1.4±1.5 13.4±3.2 0.0±0.0',
+            'stable 3.0±0.6 3.2±1.0 3.2±1.0 29.2±0.7 3.0±0.6',
+            'tiers 17.0±2.3 28.4±1.4 28.6±1.0 27.2±1.6 25.6±1.4'),
+}
+_COLUMNS_5 = (('memorised_sequential', 0), ('poisoned_kept_and_rejected', 4))
+
+DOC_CHECK = tuple(
+    dict(
+        command='python -m launch.main '
+        f'--config=configs/items_flexibility.py{arg} --config.num_seeds=5 '
+        f'--workdir=runs/items{arg[1:]}_5seeds',
+        tier='long',
+        seconds=182 if not arg else 450,
+        time_quote=('78-182 s wall with 5 seeds' if not arg else
+                    '7.5 min wall with 5 seeds'),
+        measured='2-core x86-64 CPU, JAX 0.10.2, recorded 2026-12-04 (10 '
+        'items: 78 s idle, 182 s in BUILD.md; 30 items: 7.5 min, 1,192 s '
+        'in BUILD.md overlapping other jobs)',
+        claims=tuple(_item_claim(row, key, at) for row in rows
+                     for key, at in _COLUMNS_5),
+    ) for arg, rows in _ROWS_5.items()) + (
+    dict(
+        command='python -m launch.main --config=configs/items_flexibility.py '
+        '--workdir=runs/items',
+        tier='long',
+        seconds=502,
+        time_quote='other jobs shared it (502 s wall',
+        measured='2-core CPU shared with other jobs, JAX 0.10.2, recorded '
+        '2026-12-04; 169 s on 2026-12-04 under a load of ~9',
+        claims=tuple(_item_claim(row, key, at) for row in _ROWS
+                     for key, at in _COLUMNS) + (
+            dict(metric=_ITEMS.format('hybrid', 'poisoned_kept_and_rejected'),
+                 greater=_ITEMS.format('conventional',
+                                       'poisoned_kept_and_rejected'),
+                 quote='after poisoning keeps its repeated items while '
+                 'rejecting most poisons; the conventional network adopts '
+                 'the poisons'),
+        ),
+    ),
+)

@@ -68,3 +68,34 @@ def get_config(arg: str = 'beaker'):
   c.sweep.name = 'meta'
   c.sweep.values = (0.0, 1.35, 10.0)
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+_FIRST = 'sweep/groups/meta={}/final_accuracy_per_task/mean/0'
+_ROWS = {  # method: (seconds, the docstring's row of task-A accuracies)
+    'beaker': (613, 'beaker: 9.6 ± 0.9 / 9.3 ± 1.2 / 9.7 ± 0.5 %'),
+    'meta': (376, 'meta: 13.3 ± 1.9 / 14.5 ± 1.6 / 56.2 ± 2.8 %'),
+}
+
+
+def _row_claims(row, metas=('0.0', '1.35', '10.0')):
+  """One claim per meta, mean and std read from the quoted row."""
+  cells = row.split(':', 1)[1].rstrip(' %').split(' / ')
+  out = []
+  for meta, cell in zip(metas, cells):
+    mean, std = (float(x) for x in cell.split(' ± '))
+    out.append(dict(metric=_FIRST.format(meta), scale=100, expected=mean,
+                    spread=std, quote=row))
+  return tuple(out)
+
+
+DOC_CHECK = tuple(
+    dict(command='python -m launch.main '
+         f'--config=configs/mnist_fmnist_beakers.py:{m} --workdir=runs/m2f_{m}',
+         tier='long', seconds=secs,
+         time_quote='beaker 613 s, meta 376 s',
+         measured='2-core CPU shared with other jobs, load ~10, JAX 0.10.2, '
+         'recorded 2026-12-01; not re-measured since',
+         claims=_row_claims(row))
+    for m, (secs, row) in _ROWS.items())

@@ -96,3 +96,42 @@ def get_config(arg: str = '4'):
   c.sweep.name = 'meta'
   c.sweep.values = (0.0, 1.0, 2.0, 3.0, 4.0)
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+_FIRST = 'sweep/groups/meta={}/final_accuracy_per_task/mean/0'
+_ROWS = {  # LEVELS argument: the docstring's row, meta 0 / 1 / 2 / 3 / 4
+    '2': 'L = 2: 11.9 ± 1.4 / 12.7 ± 1.2 / 16.5 ± 1.5 / 18.5 ± 1.7 / 24.4 ± 1.5 %',
+    '3': 'L = 3: 19.6 ± 1.7 / 29.6 ± 1.7 / 45.6 ± 2.0 / 58.6 ± 1.1 / 63.9 ± 2.0 %',
+    '4': 'L = 4: 14.0 ± 1.4 / 16.9 ± 0.5 / 22.3 ± 1.7 / 30.3 ± 3.6 / 37.4 ± 2.3 %',
+    '8': 'L = 8: 13.9 ± 1.3 / 13.7 ± 1.6 / 16.5 ± 1.2 / 23.2 ± 0.8 / 27.8 ± 1.7 %',
+    '4,interval': ('(182 s, load ~4): 15.1 ± 0.9 / 20.2 ± 2.1 / 35.0 ± 2.4 / '
+                   '38.1 ± 2.7 / 41.8 ± 2.1 %'),
+}
+
+
+def _row_claims(row):
+  """One claim per meta, mean and std read from the quoted row."""
+  cells = row.split(':', 1)[1].rstrip(' %').split(' / ')
+  out = []
+  for meta, cell in zip(('0.0', '1.0', '2.0', '3.0', '4.0'), cells):
+    mean, std = (float(x) for x in cell.split(' ± '))
+    out.append(dict(metric=_FIRST.format(meta), scale=100, expected=mean,
+                    spread=std, quote=row))
+  return tuple(out)
+
+
+DOC_CHECK = tuple(
+    dict(command='python -m launch.main '
+         f'--config=configs/mnist_fmnist_multilevel.py:{arg} '
+         f'--workdir=runs/mlq_{arg.replace(",", "_")}',
+         tier='long',
+         seconds=182 if arg == '4,interval' else 520,
+         time_quote=('(182 s, load ~4)' if arg == '4,interval'
+                     else '415-520 s per program'),
+         measured=('2-core CPU, load ~4' if arg == '4,interval' else
+                   '2-core CPU shared with other jobs, load ~10') +
+         ', JAX 0.10.2, recorded 2026-12-01; not re-measured since',
+         claims=_row_claims(row))
+    for arg, row in _ROWS.items())

@@ -31,11 +31,20 @@ The report prints, per meta, the task-A accuracy before and after task B
 (mean ± std over seeds), task B's accuracy, the paired t-test of task A's
 accuracy after B against meta = 0, and the gate quantiles.
 
+The other programs of the table below (``ARG`` = 2,global, 4,level,
+8,level):
+
+  python -m launch.main --config=configs/mnist_fmnist_multilevel_span.py:ARG \
+      --workdir=runs/mlspan_ARG
+
 Measured (2-core CPU under load, jax 0.10.2, 9-11 min per program; seeds
-0-4; full table in BUILD.md): task A after B for meta 0 / 3 / 10 / 30:
-L = 2 10.6 / 14.2 / 46.7 / 66.0 %; L = 4 level 11.6 / 34.7 / 44.1 / 44.7 %;
-L = 8 level 12.7 / 44.2 / 62.9 / 57.4 %; L = 4 threshold 11.6 / 7.7 / 5.2 /
-7.1 % (its hidden weights stay at the threshold: mean |W_h| 0.005-0.018).
+0-4, mean ± std; recorded 2026-12-04; full table in BUILD.md): task A after
+B for meta 0 / 3 / 10 / 30:
+L = 2 global: 10.6 ± 2.4 / 14.2 ± 1.6 / 46.7 ± 2.6 / 66.0 ± 3.7 %;
+L = 4 level: 11.6 ± 1.5 / 34.7 ± 2.7 / 44.1 ± 2.3 / 44.7 ± 2.8 %;
+L = 8 level: 12.7 ± 2.1 / 44.2 ± 3.0 / 62.9 ± 1.8 / 57.4 ± 1.4 %;
+L = 4 threshold: 11.6 ± 1.5 / 7.7 ± 1.5 / 5.2 ± 1.1 / 7.1 ± 0.8 %
+(its hidden weights stay at the threshold: mean |W_h| 0.005-0.018).
 Median gate factor at meta 3 / 10 / 30 (L = 2): 0.94 / 0.21 / 1e-5.
 """
 
@@ -196,3 +205,37 @@ if __name__ == '__main__':
       line += (f'; gate f q10/50/90 = {g["q10"]:.3g} / {g["q50"]:.3g} / '
                f'{g["q90"]:.3g}, mean |W_h| {g["mean_abs_w"]:.3f}')
     print(line)
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+_AFTER = 'sweep/groups/meta={}/final_accuracy_per_task/mean/0'
+_ROWS = {  # ARG: the docstring's row, meta 0 / 3 / 10 / 30
+    '2,global': 'L = 2 global: 10.6 ± 2.4 / 14.2 ± 1.6 / 46.7 ± 2.6 / 66.0 ± 3.7 %',
+    '4,level': 'L = 4 level: 11.6 ± 1.5 / 34.7 ± 2.7 / 44.1 ± 2.3 / 44.7 ± 2.8 %',
+    '8,level': 'L = 8 level: 12.7 ± 2.1 / 44.2 ± 3.0 / 62.9 ± 1.8 / 57.4 ± 1.4 %',
+    '4,threshold': ('L = 4 threshold: 11.6 ± 1.5 / 7.7 ± 1.5 / 5.2 ± 1.1 / '
+                    '7.1 ± 0.8 %'),
+}
+
+
+def _row_claims(row):
+  """One claim per meta, mean and std read from the quoted row."""
+  cells = row.split(':', 1)[1].rstrip(' %').split(' / ')
+  out = []
+  for meta, cell in zip(('0.0', '3.0', '10.0', '30.0'), cells):
+    mean, std = (float(x) for x in cell.split(' ± '))
+    out.append(dict(metric=_AFTER.format(meta), scale=100, expected=mean,
+                    spread=std, quote=row))
+  return tuple(out)
+
+
+DOC_CHECK = tuple(
+    dict(command='python -m launch.main '
+         f'--config=configs/mnist_fmnist_multilevel_span.py:{arg} '
+         f'--workdir=runs/mlspan_{arg.replace(",", "_")}',
+         tier='long', seconds=660, time_quote='9-11 min per program',
+         measured='2-core CPU under load from other jobs, JAX 0.10.2, '
+         'recorded 2026-12-04',
+         claims=_row_claims(row))
+    for arg, row in _ROWS.items())

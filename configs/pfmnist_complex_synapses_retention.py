@@ -28,7 +28,7 @@ paired t-test of the chain arm against plain Adam (memory averaged over
 the curve).
 
 Measured (2-core CPU under load, jax 0.10.2, 18 min per program; seeds
-0-4; BUILD.md): with 5 beakers the memory decays as t^-b, b = 0.52 ± 0.07
+0-4, mean ± std; recorded 2026-12-04; BUILD.md): with 5 beakers the memory decays as t^-b, b = 0.52 ± 0.07
 (power law better in 4 of 5 seeds), plain Adam's exponentially (tau 6000 ±
 545 steps, 5 of 5), one beaker exponentially (tau 3091 ± 244); the chain
 keeps less of task 1 than Adam (mean memory 24.9 ± 3.5 vs 46.3 ± 1.3 points,
@@ -152,3 +152,34 @@ if __name__ == '__main__':
   if paired:
     print(f'paired t (chain - Adam, mean memory): t = {paired[0]:.2f}, '
           f'p = {paired[1]:.3g}')
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+DOC_CHECK = (
+    dict(
+        command='python -m launch.main '
+        '--config=configs/pfmnist_complex_synapses_retention.py '
+        '--workdir=runs/cs_retention',
+        tier='long',
+        seconds=1080,
+        time_quote='18 min per program',
+        measured='2-core CPU under load from other jobs, JAX 0.10.2, '
+        'recorded 2026-12-04',
+        claims=(  # report(): the second command's numbers
+            dict(metric='report/1.0/mean_memory/0', label='chain mean memory',
+                 expected=24.9,
+                 spread=3.5, quote='mean memory 24.9 ± 3.5 vs 46.3 ± 1.3'),
+            dict(metric='report/0.0/mean_memory/0', label='Adam mean memory',
+                 expected=46.3,
+                 spread=1.3, quote='mean memory 24.9 ± 3.5 vs 46.3 ± 1.3'),
+            dict(metric='report/1.0/power_b/0', label='chain power law b',
+                 expected=0.52, spread=0.07,
+                 quote='t^-b, b = 0.52 ± 0.07'),
+            dict(metric='report/0.0/mean_memory/0',
+                 greater='report/1.0/mean_memory/0', label='Adam mean memory',
+                 than_label='chain mean memory',
+                 quote='the chain keeps less of task 1 than Adam'),
+        ),
+    ),
+)

@@ -77,3 +77,14 @@ def get_config(arg: str = 'mesu'):
     c.optimizer = dict(name='si_sgd', learning_rate=0.002, c=1e-4, xi=0.1,
                        damping=1.0)
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+DOC_CHECK = tuple(
+    # Needs MNIST (a download): not run on the offline build machines;
+    # configs/pfmnist_mesu.py holds the measured offline counterpart.
+    dict(command='python -m launch.main '
+         f'--config=configs/pmnist_mesu.py:{m} --workdir=runs/pmnist_mesu_{m}',
+         tier='not_run', measured=None, claims=())
+    for m in ('mesu', 'sgd', 'ewc_online', 'ewc_stream', 'si', 'bgd'))

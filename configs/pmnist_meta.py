@@ -23,3 +23,14 @@ def get_config():
   c = default.get_config()
   c.name = 'pmnist_meta'
   return c
+
+
+# What the docstring claims, checked by launch/check_docs.py (format in its
+# docstring); the quotes must stay in the docstring.
+DOC_CHECK = (
+    # Needs MNIST (a download): not run on the offline build machines; the
+    # "Expected" above is the paper's.
+    dict(command='python -m launch.main --config=configs/pmnist_meta.py '
+         '--workdir=runs/pmnist --config.num_seeds=5', tier='not_run',
+         measured=None, claims=()),
+)

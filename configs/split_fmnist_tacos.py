@@ -175,3 +175,47 @@ def paired_ablation(workdir: str, reference: float = float(ALL)) -> str:
 if __name__ == '__main__':
   import sys  # pylint: disable=g-import-not-at-top
   print(paired_ablation(sys.argv[1]))
+
+
+# What BUILD.md (Spiking networks) claims for this config, checked by
+# launch/check_docs.py (format in its docstring); the quotes must stay in
+# BUILD.md.
+_AVG = 'sweep/groups/mechanisms={}/average_accuracy'
+DOC_CHECK = (
+    dict(
+        command='python -m launch.main '
+        '--config=configs/split_fmnist_tacos.py:ablation_decay '
+        '--workdir=runs/tacos_abl400 --config.data.train_subset=400 '
+        '--config.data.test_subset=200',
+        source='BUILD.md',
+        tier='long',
+        seconds=466,
+        time_quote='466 s for the 35 runs in one program',
+        measured='2-core CPU under a load of 6-7 from other jobs, JAX 0.10.2, '
+        'recorded 2026-12-04',
+        claims=(
+            dict(metric=_AVG.format('15.0'), scale=100, expected=78.4,
+                 spread=5.1, source='BUILD.md', quote='| 15 | 78.4 ± 5.1 % |'),
+            dict(metric=_AVG.format('0.0'), scale=100, expected=88.3,
+                 spread=2.6, source='BUILD.md',
+                 quote='| 0 | **88.3 ± 2.6 %** |'),
+            dict(metric=_AVG.format('25.0'), scale=100, expected=78.8,
+                 spread=4.9, source='BUILD.md', quote='| 25 | 78.8 ± 4.9 % |'),
+        ),
+    ),
+    dict(
+        command='python -m launch.main --config=configs/split_fmnist_tacos.py:all '
+        '--workdir=runs/tacos_all',
+        tier='long',
+        seconds=2695,
+        time_quote='2,695 s wall under a load of 10-13',
+        source='BUILD.md',
+        measured='2-core CPU under a load of 10-13 from other jobs, JAX '
+        '0.10.2, recorded 2026-12-01; not re-measured since',
+        claims=(
+            dict(metric='average_accuracy', scale=100, expected=91.5,
+                 spread=0.7, source='BUILD.md',
+                 quote='TACOS (`:all`) **91.5 ± 0.7 %**'),
+        ),
+    ),
+)
