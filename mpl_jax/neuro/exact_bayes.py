@@ -25,8 +25,21 @@ program); ``tests/test_cascade_exact.py`` checks it against the
 enumeration.
 
 :func:`study` compares, on the same trials, the cue, each decoder's own
-posterior (enumerated, so the sampler is out of the comparison), and this
-Bayes posterior, by the error of the thresholded marginals.
+posterior (enumerated, so the sampler is out of the comparison: naive,
+one-count ``corr_post`` / ``corr_pre``, the ``joint`` two-count mean-field
+decoder :func:`recall.joint_decoder`, the ``oracle`` that knows both
+counts) and this Bayes posterior, by the error of the thresholded
+marginals. For each draw of the later patterns the sum over synapses is a
+quadratic form in x (:func:`pair_sums`), evaluated for all 2^N states by
+two matrix products; draws are streamed in batches (running log-sum-exp).
+The Monte Carlo estimate degrades with N: the posterior over the later
+patterns given W concentrates, and the effective sample size of the prior
+draws at the target state (returned by :func:`study`) falls to ~1 at
+N = 10, M >= 3 (measured, BUILD.md); importance proposals from the joint
+decoder's mean-field beliefs (over counts or whole activity sequences)
+were tried and did not raise it above ~7, so they were dropped. Where the
+enumeration is affordable (``2^{N (M - 1)}`` draws: N = 8 at M <= 3,
+N <= 12 at M = 2) the column is exact.
 """
 
 from __future__ import annotations

@@ -20,7 +20,9 @@ Decoders: additive ``naive`` / ``corr`` / ``oracle`` (see :mod:`assoc`)
 and cascade ``naive`` (``P(W_ij | x_i, x_j)``), ``corr`` (one neuron's
 count integrated out per row (``role='post'``) or per column (``'pre'``):
 a log-sum-exp over k of the summed log-likelihoods, a dendritic-like
-nonlinearity) and ``oracle`` (both neurons' counts known).
+nonlinearity), ``oracle`` (both neurons' counts known) and
+:func:`joint_decoder` (both counts of every neuron integrated out jointly:
+a mean-field bound over the count vectors, with the oracle's table).
 :func:`exact_marginals` enumerates all 2^N states of a decoder's OWN
 posterior (a check of the dynamics, not of the decoder); the true Bayes
 posterior for small N is :mod:`mpl_jax.neuro.exact_bayes`.
