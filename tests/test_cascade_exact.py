@@ -263,3 +263,43 @@ def test_joint_decoder_closer_to_bayes_than_one_count_decoders():
   print('\nKL(Bayes || decoder), mean of 32 trials:', kl)
   assert truth.shape == (32, 5)
   assert kl['joint'] < min(kl['naive'], kl['corr_post'], kl['corr_pre'])
+
+
+def test_count_model_is_exact_with_one_later_pattern():
+  """M = 2: a neuron's count is its activity in the one later pattern, so
+  the joint decoder's count model (before its mean-field bound) is the
+  Bayes evidence: the sum over the 2^N count vectors of the pair tables
+  equals the enumerated log P(W | x) for every x. (So at M = 2 the joint
+  decoder's whole gap to Bayes is the mean-field bound's.)"""
+  depth, n = 2, 4
+  table, tp, pi = _model('unbalanced', depth)
+  start = np.einsum('s,abst->abt', pi, tp)
+  strong = (np.arange(2 * depth) >= depth).astype(np.float64)
+  pair = cascade.pair_count_tables(depth, 0.5, table, F, 1).astype(
+      np.float64)
+  lp = cascade.count_prior(1, F, 2).astype(np.float64)
+  pats = assoc.draw_patterns(jax.random.PRNGKey(5), 2, n, F)
+  s0 = cascade.initial_states(jax.random.PRNGKey(6), pi, (n, n))
+  w = np.asarray(cascade.store(jax.random.PRNGKey(7), pats, table,
+                               cascade.moves(depth), s0) >= depth,
+                 np.float32)                     # W drawn from the model
+  wi = w.astype(int)
+  states = recall.all_states(n)
+  args = [jnp.asarray(a, jnp.float32) for a in (tp, start, strong)]
+  bayes = np.asarray(exact_bayes.log_evidence(
+      None, jnp.asarray(w), jnp.asarray(states), 1, jnp.ones((1,)), F,
+      *args, samples=None))
+  counts = np.array([
+      np.logaddexp.reduce([
+          sum(lp[k[i]] for i in range(n))
+          + sum(pair[x[i], x[j], wi[i, j], k[i], k[j]] for i in range(n)
+                for j in range(n) if i != j)
+          for k in itertools.product((0, 1), repeat=n)])
+      for x in states.astype(int)])
+  # Impossible synapse events are floored differently (1e-7 in the
+  # tables, 1e-30 in the Bayes factors): compare the posteriors over x.
+  post = lambda v: np.exp(v - np.logaddexp.reduce(v))
+  np.testing.assert_allclose(post(counts), post(bayes), atol=1e-5)
+  ok = bayes > bayes.max() - 10.0
+  np.testing.assert_allclose(counts[ok], bayes[ok], atol=2e-4)
+  assert ok.sum() >= 2 and np.ptp(bayes[ok]) > 1.0
