@@ -7,8 +7,8 @@ f = 0.3, cue r = 0.2 (balanced), depth-2 cascade (x = 1/2), ``unbalanced``
 event table (both counts matter). Each cell (N, M, Bayes method) runs
 ``exact_bayes.study`` for seeds 0-4 (independent keys), 32 trials each.
 Bayes ``exact``: the later patterns enumerated (2^{N (M - 1)}: N = 8 at
-M = 2, 3; N = 10, 12 at M = 2). ``mc``: 4096 prior draws (65536 for
-``8_3_mc64k``; an estimate; its effective sample size at the target is
+M = 2, 3; N = 10, 12 at M = 2). ``mc``: 4096 prior draws (65536 for the
+``_mc64k`` cells; an estimate; its effective sample size at the target is
 saved). Writes
 $OUT/cell_N_M_METHOD.npz (default OUT=/tmp/n20b); ``report`` prints mean
 +- std over seeds per column and the paired tests (t over the 5 seed
@@ -30,12 +30,15 @@ CELLS = {  # name: (n, m, samples)
     '8_3_mc': (8, 3, 4096), '8_4_mc': (8, 4, 4096), '8_6_mc': (8, 6, 4096),
     '10_3_mc': (10, 3, 4096), '10_4_mc': (10, 4, 4096),
     '8_3_mc64k': (8, 3, 65536),   # the Monte Carlo's error vs 8_3_exact
+    '8_4_mc64k': (8, 4, 65536), '8_6_mc64k': (8, 6, 65536),
+    '10_3_mc64k': (10, 3, 65536),
 }
 COLS = ('cue', 'naive', 'corr_post', 'corr_pre', 'joint', 'oracle', 'bayes')
 
 
 def run(names):
-  from mpl_jax.neuro import assoc, exact_bayes  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from mpl_jax.neuro import assoc, exact_bayes
   assert exact_bayes.DECODERS == COLS[1:]
   f = 0.3
   cue = assoc.cue_noise(0.2, f)

@@ -45,12 +45,19 @@ CPU shared with other jobs (load 8-11), jax 0.10.2: 307 / 429 / 524 /
 wrong bits), mean +- std over the 5 seeds, at M = 80 / 160; the cue's own
 error is 0.017-0.021:
 
-  rule        independent            correlation-aware      oracle
-  hebb        0.292±0.015/0.345±0.015  0.015±0.009/0.015±0.005  0.010±0.008/0.011±0.001
-  covariance  0.008±0.007/0.019±0.006  (identical)              (identical)
-  hetero      0.161±0.025/0.251±0.011  0.019±0.019/0.071±0.013  0.017±0.016/0.051±0.011
-  homo        0.157±0.015/0.256±0.007  0.026±0.011/0.069±0.016  0.015±0.008/0.054±0.009
-  cascade     0.017/0.020              0.017/0.020              0.017/0.019
+  M = 80       independent     correlation-aware  oracle
+  hebb        0.292 +- 0.015   0.015 +- 0.009    0.010 +- 0.008
+  covariance  0.008 +- 0.007   (identical)       (identical)
+  hetero      0.161 +- 0.025   0.019 +- 0.019    0.017 +- 0.016
+  homo        0.157 +- 0.015   0.026 +- 0.011    0.015 +- 0.008
+  cascade     0.017 +- 0.002   0.017 +- 0.002    0.017 +- 0.002
+
+  M = 160
+  hebb        0.345 +- 0.015   0.015 +- 0.005    0.011 +- 0.001
+  covariance  0.019 +- 0.006   (identical)       (identical)
+  hetero      0.251 +- 0.011   0.071 +- 0.013    0.051 +- 0.011
+  homo        0.256 +- 0.007   0.069 +- 0.016    0.054 +- 0.009
+  cascade     0.020 +- 0.001   0.020 +- 0.001    0.019 +- 0.001
 
 As the paper says: for the covariance rule the decoders are identical (no
 shared terms); for hebb / hetero / homo the independent decoder is worse

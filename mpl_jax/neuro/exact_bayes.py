@@ -274,9 +274,8 @@ def study(seed: int, *, n: int, f: float, ms, trials: int, cue: assoc.Cue,
 
   One compiled program for every M (patterns beyond M masked, tables
   padded); the Bayes column uses the Monte Carlo estimate of the later
-  patterns' expectation at every M (with ``2^{N (M-1)} <= samples`` /
-  16 configurations, e.g. M = 2 at N = 6, it is close to the enumeration:
-  ``tests/test_cascade_exact.py::test_log_evidence_monte_carlo_vs_enumeration``).
+  patterns' expectation (``samples`` prior draws; it degrades with N, see
+  the ESS returned) or, with ``samples=None``, their enumeration (exact).
 
   Args:
     seed: integer seed (trials of different seeds are independent).
