@@ -31,40 +31,49 @@ Cascade decoders (issue 20): ``corr`` integrates out one count per column
 (``cascade.role='pre'``, the count the balanced table correlates with) or
 per row (``'post'``); ``oracle`` knows both neurons' counts
 (``cascade.pair_count_tables``); ``cascade.rule`` 'balanced' (= hetero) or
-'unbalanced'. The table below was measured BEFORE these changes and before
-symmetric W (hebb, covariance) was counted once; it has not been re-run.
-The comparison with the exact Bayes posterior (small N) is
+'unbalanced'. The decoder that integrates out both counts jointly
+(``recall.joint_decoder``, a mean-field bound, O(N^2 K^2) per update) is
+not in this Gibbs sweep; it and the exact Bayes posterior (small N) are in
 ``mpl_jax.neuro.exact_bayes.study``, see BUILD.md.
 
-Measured (2-core CPU shared with other jobs, load ~11, jax 0.10.2; 9.5 min
-wall: main sweep 518 s, tiny exact network 46 s, compiles included).
-Recall error (fraction of wrong bits, mean of 16 trials) at M = 80 / 160;
-the cue's own error is ~0.02:
+Measured after symmetric W (hebb, covariance) was counted once (issue 20):
+seeds 0-4 of this config (16 trials each, so 80 per M), one process
+(``experiments.run_assoc`` per seed, the same as ``launch.main`` with
+``--config.seed=S``; the tiny exact network only with seed 0). 2-core
+CPU shared with other jobs (load 8-11), jax 0.10.2: 307 / 429 / 524 /
+428 / 316 s per seed (35 min for the five). Recall error (fraction of
+wrong bits), mean +- std over the 5 seeds, at M = 80 / 160; the cue's own
+error is 0.017-0.021:
 
-  rule        independent   correlation-aware   oracle
-  hebb        0.340 / 0.383   0.027 / 0.057    0.027 / 0.037
-  covariance  0.008 / 0.068   0.008 / 0.068    0.008 / 0.068
-  hetero      0.126 / 0.262   0.014 / 0.053    0.006 / 0.038
-  homo        0.152 / 0.263   0.042 / 0.076    0.028 / 0.054
-  cascade     0.014 / 0.020   0.014 / 0.020    0.014 / 0.020
+  M = 80       independent     correlation-aware  oracle
+  hebb        0.292 +- 0.015   0.015 +- 0.009    0.010 +- 0.008
+  covariance  0.008 +- 0.007   (identical)       (identical)
+  hetero      0.161 +- 0.025   0.019 +- 0.019    0.017 +- 0.016
+  homo        0.157 +- 0.015   0.026 +- 0.011    0.015 +- 0.008
+  cascade     0.017 +- 0.002   0.017 +- 0.002    0.017 +- 0.002
+
+  M = 160
+  hebb        0.345 +- 0.015   0.015 +- 0.005    0.011 +- 0.001
+  covariance  0.019 +- 0.006   (identical)       (identical)
+  hetero      0.251 +- 0.011   0.071 +- 0.013    0.051 +- 0.011
+  homo        0.256 +- 0.007   0.069 +- 0.016    0.054 +- 0.009
+  cascade     0.020 +- 0.001   0.020 +- 0.001    0.019 +- 0.001
 
 As the paper says: for the covariance rule the decoders are identical (no
 shared terms); for hebb / hetero / homo the independent decoder is worse
-than the cue itself from M = 20 / 40 / 20 on (up to 20x the cue error,
-0.340 vs 0.017 for hebb at M = 80) while the correlation-aware one stays
-within 0.03 of the oracle at every M (the independent one: up to 0.35). Not reproduced: the cascade. Its binary
-synapses beat the cue only for the newest few patterns (0.013 at M = 2 vs
-0.024) and the three decoders agree within 0.001 at every M; at N = 400
-(8 trials, not this config) it recalls better (0.007 at M = 2 and 10 vs
-0.022) but the decoders still agree within 0.0015: this reconstruction's
-per-neuron latent (the postsynaptic count) carries no usable correlation.
-Tiny network (N = 10): thresholding the exact marginals errs MORE than the
-Gibbs chains at small M (covariance M = 4: 0.234 vs 0.053): the posterior
-puts mass on the other stored patterns (at M = 2 one of them was the MAP,
-log-posterior -10 vs -34 for the target), which single-site Gibbs started
-at the cue does not reach; at M = 32 the two agree (covariance 0.069 vs
-0.066, hebb correlation-aware 0.064 vs 0.063, hetero 0.084 vs 0.086, homo
-0.073 vs 0.077). At that size no decoder beats the cue beyond M = 2.
+than the cue from M = 20 / 40 / 40 on (paired t over the seed means
+p = 0.032 / 0.0098 / 0.0074, then p <= 0.005 at every larger M), and the
+correlation-aware one beats it at every M >= 20 (t p <= 0.07, Wilcoxon
+over the 80 trials p <= 0.007; from M = 40 on t p <= 0.003) while staying
+within 0.010 (hebb), 0.022 (hetero) and 0.015 (homo) of the oracle at
+every M. From M = 100 on (hetero, homo) even the oracle errs more than
+the cue (past capacity). The cascade (balanced table, 'pre' count):
+the three decoders agree within 0.001 at every M (see BUILD.md, cascade
+recall) and beat the cue only at M <= 20 (M = 2: 0.013 vs
+0.022, t p = 6e-4). The tiny network (seed 0, N = 10, f = 0.2, 33 s):
+thresholding the exact marginals of a decoder's posterior errs more than
+its Gibbs chain at small M (the posterior puts mass on other stored
+patterns, which single-site Gibbs from the cue does not reach).
 """
 
 import ml_collections

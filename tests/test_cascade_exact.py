@@ -169,7 +169,137 @@ def test_log_evidence_monte_carlo_vs_enumeration():
 
 def test_study_shapes_and_cue_column():
   cue = assoc.cue_noise(0.2, F)
-  e = exact_bayes.study(0, n=4, f=F, ms=(2, 4), trials=3, cue=cue,
-                        event='unbalanced', depth=2, samples=16)
+  e, ess = exact_bayes.study(0, n=4, f=F, ms=(2, 4), trials=3, cue=cue,
+                             event='unbalanced', depth=2, samples=16)
   assert e.shape == (2, 3, 1 + len(exact_bayes.DECODERS))
+  assert ess.shape == (2, 3)
   assert np.all((e >= 0) & (e <= 1))
+  assert np.all((ess >= 1.0 - 1e-3) & (ess <= 16.0 + 1e-3))
+
+
+def test_pair_sums_match_gather():
+  rng = np.random.default_rng(3)
+  n = 5
+  ll = rng.normal(size=(n, n, 2, 2)).astype(np.float32)
+  states = recall.all_states(n)
+  got = np.asarray(exact_bayes.pair_sums(jnp.asarray(ll),
+                                         jnp.asarray(states)))
+  si = states.astype(int)
+  want = [sum(ll[i, j, s[i], s[j]] for i in range(n) for j in range(n)
+              if i != j) for s in si]
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def _elbo_numpy(a, log_prior, sweeps):
+  """Coordinate-ascent mean field over counts (numpy reference)."""
+  n = a.shape[0]
+  q = np.tile(np.exp(log_prior) / np.exp(log_prior).sum(), (n, 1))
+  for _ in range(sweeps):
+    for i in range(n):
+      fi = sum(a[i, j] @ q[j] + a[j, i].T @ q[j] for j in range(n)
+               if j != i)
+      z = log_prior + fi
+      q[i] = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+  ent = sum(q[i] @ (log_prior - np.log(q[i])) for i in range(n))
+  energy = sum(q[i] @ a[i, j] @ q[j] for i in range(n) for j in range(n)
+               if i != j)
+  return ent + energy
+
+
+@pytest.mark.parametrize('event', ['balanced', 'unbalanced'])
+def test_joint_count_elbo_numpy_reference_and_bound(event):
+  """The joint decoder's log-likelihood: the mean-field bound equals a
+  numpy coordinate ascent, is below the exact sum over all K^N count
+  vectors, and equals it when the table ignores the counts."""
+  n, age, depth = 3, 2, 2
+  table = cascade.event_table(event, F)
+  pair = cascade.pair_count_tables(depth, 0.5, table, F, age)
+  lp = cascade.count_prior(age, F, age + 1).astype(np.float64)
+  rng = np.random.default_rng(4)
+  checked = 0
+  for _ in range(4):
+    w = (rng.random((n, n)) < 0.5).astype(np.float32)
+    x = (rng.random(n) < 0.5).astype(np.float32)
+    xi, wi = x.astype(int), w.astype(int)
+    a = np.zeros((n, n, age + 1, age + 1))
+    for i, j in itertools.product(range(n), range(n)):
+      if i != j:
+        a[i, j] = pair[xi[i], xi[j], wi[i, j]]
+    exact = np.logaddexp.reduce([
+        sum(lp[k[i]] for i in range(n))
+        + sum(a[i, j, k[i], k[j]] for i in range(n) for j in range(n)
+              if i != j)
+        for k in itertools.product(range(age + 1), repeat=n)])
+    got, q = recall.joint_count_elbo(jnp.asarray(w), jnp.asarray(x),
+                                     jnp.asarray(pair), jnp.asarray(lp), 6)
+    np.testing.assert_allclose(float(got), _elbo_numpy(a, lp, 6), rtol=1e-5,
+                               atol=1e-4)
+    np.testing.assert_allclose(np.asarray(q).sum(1), 1.0, atol=1e-5)
+    assert float(got) <= exact + 1e-4
+    assert exact - float(got) < 0.5          # a bound, not a bad one
+    checked += 1
+  flat = np.broadcast_to(pair[..., :1, :1], pair.shape)   # no count info
+  got, _ = recall.joint_count_elbo(jnp.asarray(w), jnp.asarray(x),
+                                   jnp.asarray(flat), jnp.asarray(lp), 2)
+  want = sum(flat[xi[i], xi[j], wi[i, j], 0, 0] for i in range(n)
+             for j in range(n) if i != j)
+  np.testing.assert_allclose(float(got), want, rtol=1e-5, atol=1e-4)
+  assert checked == 4
+
+
+def test_joint_decoder_closer_to_bayes_than_one_count_decoders():
+  """Unbalanced table (both counts matter), N = 5, M = 3: the Bayes
+  posterior exact (the 2^10 later-pattern configurations enumerated); the
+  decoder that integrates out both counts jointly is closer to it (mean KL
+  over 32 trials) than the naive and both one-count decoders."""
+  cue = assoc.cue_noise(0.2, F)
+  logp, truth, _ = exact_bayes.posteriors(0, n=5, f=F, m=3, trials=32,
+                                          cue=cue, event='unbalanced',
+                                          depth=2, samples=None)
+  names = exact_bayes.DECODERS
+  bayes = logp[:, names.index('bayes')]
+  kl = {d: float(np.mean(np.sum(np.exp(bayes) * (bayes - logp[:, k]), -1)))
+        for k, d in enumerate(names)}
+  print('\nKL(Bayes || decoder), mean of 32 trials:', kl)
+  assert truth.shape == (32, 5)
+  assert kl['joint'] < min(kl['naive'], kl['corr_post'], kl['corr_pre'])
+
+
+def test_count_model_is_exact_with_one_later_pattern():
+  """M = 2: a neuron's count is its activity in the one later pattern, so
+  the joint decoder's count model (before its mean-field bound) is the
+  Bayes evidence: the sum over the 2^N count vectors of the pair tables
+  equals the enumerated log P(W | x) for every x. (So at M = 2 the joint
+  decoder's whole gap to Bayes is the mean-field bound's.)"""
+  depth, n = 2, 4
+  table, tp, pi = _model('unbalanced', depth)
+  start = np.einsum('s,abst->abt', pi, tp)
+  strong = (np.arange(2 * depth) >= depth).astype(np.float64)
+  pair = cascade.pair_count_tables(depth, 0.5, table, F, 1).astype(
+      np.float64)
+  lp = cascade.count_prior(1, F, 2).astype(np.float64)
+  pats = assoc.draw_patterns(jax.random.PRNGKey(5), 2, n, F)
+  s0 = cascade.initial_states(jax.random.PRNGKey(6), pi, (n, n))
+  w = np.asarray(cascade.store(jax.random.PRNGKey(7), pats, table,
+                               cascade.moves(depth), s0) >= depth,
+                 np.float32)                     # W drawn from the model
+  wi = w.astype(int)
+  states = recall.all_states(n)
+  args = [jnp.asarray(a, jnp.float32) for a in (tp, start, strong)]
+  bayes = np.asarray(exact_bayes.log_evidence(
+      None, jnp.asarray(w), jnp.asarray(states), 1, jnp.ones((1,)), F,
+      *args, samples=None))
+  counts = np.array([
+      np.logaddexp.reduce([
+          sum(lp[k[i]] for i in range(n))
+          + sum(pair[x[i], x[j], wi[i, j], k[i], k[j]] for i in range(n)
+                for j in range(n) if i != j)
+          for k in itertools.product((0, 1), repeat=n)])
+      for x in states.astype(int)])
+  # Impossible synapse events are floored differently (1e-7 in the
+  # tables, 1e-30 in the Bayes factors): compare the posteriors over x.
+  post = lambda v: np.exp(v - np.logaddexp.reduce(v))
+  np.testing.assert_allclose(post(counts), post(bayes), atol=1e-5)
+  ok = bayes > bayes.max() - 10.0
+  np.testing.assert_allclose(counts[ok], bayes[ok], atol=2e-4)
+  assert ok.sum() >= 2 and np.ptp(bayes[ok]) > 1.0

@@ -277,6 +277,15 @@ def count_correlations(key, n: int, x: float, table, f: float,
   return corr(rows, cnt), corr(cols, cnt)
 
 
+def count_prior(age: int, f: float, size: int) -> np.ndarray:
+  """[size] log P(k) of a neuron's count of active later patterns:
+  Binomial(age, f) on 0..age, -1e30 beyond (padding)."""
+  k = np.arange(size)
+  p = binom_pmf(np.minimum(k, age), age, f)
+  return np.where(k <= age, np.log(np.maximum(p, 1e-300)),
+                  -1e30).astype(np.float32)
+
+
 def binom_pmf(k, n, p):
   """Binomial pmf (numpy, via log-gamma)."""
   k = np.asarray(k, np.float64)

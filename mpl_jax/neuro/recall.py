@@ -20,7 +20,9 @@ Decoders: additive ``naive`` / ``corr`` / ``oracle`` (see :mod:`assoc`)
 and cascade ``naive`` (``P(W_ij | x_i, x_j)``), ``corr`` (one neuron's
 count integrated out per row (``role='post'``) or per column (``'pre'``):
 a log-sum-exp over k of the summed log-likelihoods, a dendritic-like
-nonlinearity) and ``oracle`` (both neurons' counts known).
+nonlinearity), ``oracle`` (both neurons' counts known) and
+:func:`joint_decoder` (both counts of every neuron integrated out jointly:
+a mean-field bound over the count vectors, with the oracle's table).
 :func:`exact_marginals` enumerates all 2^N states of a decoder's OWN
 posterior (a check of the dynamics, not of the decoder); the true Bayes
 posterior for small N is :mod:`mpl_jax.neuro.exact_bayes`.
@@ -211,6 +213,77 @@ def cascade_decoder(kind: str, w, naive, per_k, log_prior,
     return v1 - v0, a1, a0
 
   return Decoder(odds, rows, lambda x: total(rows(x)))
+
+
+def joint_count_elbo(w, x, pair, log_prior, sweeps: int = 4):
+  r"""Mean-field log-likelihood of binary efficacies with both counts latent.
+
+  The count model: every neuron i has a latent count ``k_i`` (its active
+  later patterns, prior ``log_prior``), shared by its row (as the
+  postsynaptic count) and its column (presynaptic), and given the counts
+  the synapses are independent:
+
+  .. math::
+
+    P(W | x) = \sum_{k} \prod_i P(k_i) \prod_{i 
+e j}
+      P(W_{ij} | x_i, x_j, k_i, k_j),
+
+  the factors from :func:`cascade.pair_count_tables` (the oracle's table:
+  the oracle is this model with the counts known). The sum over the
+  ``K^N`` count vectors couples every pair of neurons; it is replaced by
+  its mean-field lower bound (ELBO) over ``q(k) = prod_i q_i(k_i)``,
+  maximised by ``sweeps`` sweeps of exact coordinate ascent from the prior
+  (each neuron in turn: ``log q_i(k) = log P(k) + sum_{j != i} sum_l
+  q_j(l) [A_ij(k, l) + A_ji(l, k)] + const``, ``A_ij(k, l) = log P(W_ij |
+  x_i, x_j, k, l)``; the ELBO never decreases):
+
+  .. math::
+
+    \mathcal{L}(x) = \sum_i \mathbb{E}_{q_i}[\log P(k_i) - \log q_i(k_i)]
+      + \sum_{i 
+e j} q_i^	op A_{ij} q_j \le \log P(W | x).
+
+  Args:
+    w: [N, N] 0/1 efficacies (row: postsynaptic).
+    x: [N] 0/1 state.
+    pair: [2, 2, 2, K, K] log P(W | x_post, x_pre, k_post, k_pre).
+    log_prior: [K] log P(k) (:func:`cascade.count_prior`).
+    sweeps: coordinate-ascent sweeps.
+
+  Returns:
+    ``(elbo, q)``: the bound (scalar) and ``q`` [N, K].
+  """
+  n = w.shape[0]
+  xi, wi = x.astype(jnp.int32), w.astype(jnp.int32)
+  off = 1.0 - jnp.eye(n, dtype=jnp.float32)
+  a = pair[xi[:, None], xi[None, :], wi] * off[..., None, None]  # [N,N,K,K]
+  q0 = jnp.broadcast_to(jax.nn.softmax(log_prior), (n, log_prior.shape[0]))
+
+  def update(t, q):
+    i = t % n
+    fi = (jnp.einsum('jkl,jl->k', a[i], q)
+          + jnp.einsum('jlk,jl->k', a[:, i], q))
+    return q.at[i].set(jax.nn.softmax(log_prior + fi))
+
+  q = jax.lax.fori_loop(0, sweeps * n, update, q0)
+  ent = jnp.sum(jnp.where(q > 0, q * (log_prior - jnp.log(
+      jnp.maximum(q, 1e-30))), 0.0))
+  return ent + jnp.einsum('ik,ijkl,jl->', q, a, q), q
+
+
+def joint_decoder(w, pair, log_prior, sweeps: int = 4) -> Decoder:
+  """Cascade decoder with both counts of every neuron integrated out
+  jointly (:func:`joint_count_elbo`); ``odds`` is a difference of two
+  bounds, O(sweeps N^2 K^2) per update (meant for enumeration, small N)."""
+  def loglik(x):
+    return joint_count_elbo(w, x, pair, log_prior, sweeps)[0]
+
+  def odds(i, x, aux):
+    x = x.astype(jnp.float32)
+    return loglik(x.at[i].set(1.0)) - loglik(x.at[i].set(0.0)), aux, aux
+
+  return Decoder(odds, _none, loglik)
 
 
 def dynamics(key, decoder: Decoder, x0, cue_odds, *, sweeps: int,
