@@ -117,17 +117,17 @@ DOC_CHECK = (
         command='python -m launch.main --config=configs/assoc_recall.py '
         '--workdir=runs/assoc',
         tier='long',
-        seconds=570,
-        time_quote='9.5 min wall',
-        measured='2-core CPU shared with other jobs, load ~11, JAX 0.10.2, '
-        'recorded 2026-12-01, before issue 20 changed the decoders; not '
-        're-measured since',
+        seconds=307,
+        time_quote='307 / 429 / 524 / 428 / 316 s per seed',
+        measured='2-core CPU shared with other jobs, load 8-11, JAX 0.10.2, '
+        'measured 2026-12-04 after issue 20 (symmetric W counted once), '
+        'seeds 0-4',
         claims=(
             dict(metric=_AT80.format('hebb', 'naive'),
                  greater=_AT80.format('hebb', 'cue'),
                  label='hebb independent-decoder error at M = 80',
                  than_label='the cue error',
-                 quote='the independent decoder is worse than the cue itself'),
+                 quote='the independent decoder is worse than the cue from M = 20 / 40 / 40 on'),
             dict(metric=_AT80.format('hebb', 'naive'),
                  greater=_AT80.format('hebb', 'corr'),
                  label='hebb independent-decoder error at M = 80',
