@@ -35,6 +35,12 @@ reconstruction: the paper's equations are not public):
                        packed switch ``mechanisms`` (6 values x 5 seeds in one
                        program);
   ablation_decay       the same plus ``none_decay`` (7 values);
+  erbp_ewc, erbp_si    plain eRBP (the TACOS learner, every switch off) with
+                       an online-EWC / SI penalty's pull added to its
+                       proposal, consolidated at the given task boundaries
+                       (``protocol.task_boundaries=True``); ``importance`` /
+                       ``c`` to be swept (mpl_jax.train.spiking's docstring
+                       defines F from the squared eRBP proposals);
   ewc, si, sgd         baselines on the same 784-200-2 spiking net trained by
                        surrogate gradients (fast sigmoid, backpropagation
                        through the 150 steps; ``model.name='spiking_mlp'``,
@@ -60,6 +66,10 @@ ABLATION = (15.0, 14.0, 13.0, 11.0, 7.0, 0.0)
 # Plain eRBP with TACOS's step decay (bit 4: the `pool_step` control).
 NONE_DECAY = 25
 BASELINES = ('ewc', 'si', 'sgd')
+# EWC / SI penalties added to the eRBP proposal (same learner as TACOS).
+ERBP_PENALTIES = ('erbp_ewc', 'erbp_si')
+IMPORTANCE_EWC = 100.0
+IMPORTANCE_SI = 1.0
 
 
 def mechanisms_code(arg: str) -> int:
@@ -94,6 +104,9 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
   c.data.classes_per_task = 2
   c.data.num_tasks = 0
   c.data.scale, c.data.mean, c.data.std = 1.0 / 255.0, 0.0, 1.0
+  # N > 0: the last N training images of each task are held out and
+  # evaluated instead of the test set (mpl_jax.train.holdout).
+  c.data.validation = 0
   c.model = ml_collections.ConfigDict(dict(
       name='spiking_mlp', hidden=(200,), num_steps=150, max_rate=250.0,
       dt=1.0, init_scale=1.0, surrogate='fast_sigmoid', slope=10.0,
@@ -122,6 +135,19 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
     return c
   c.learner = 'erbp'
   c.snn = spiking.snn_config()
+  if arg in ERBP_PENALTIES:
+    # The penalty's pull added to the eRBP proposal, then plain eRBP
+    # (sgd(learning_rate) on the proposal); consolidated at the given
+    # task boundaries (mpl_jax.train.spiking's module docstring).
+    c.protocol.task_boundaries = True
+    if arg == 'erbp_ewc':
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='ewc_sgd', learning_rate=1.0, importance=IMPORTANCE_EWC,
+          decay=1.0, mode='online'))
+    else:
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='si_sgd', learning_rate=1.0, c=IMPORTANCE_SI, xi=0.1))
+    return c
   c.optimizer = ml_collections.ConfigDict(dict(
       name='tacos', learning_rate=1.0, mechanisms=float(ALL),
       meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
