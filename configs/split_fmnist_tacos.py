@@ -68,8 +68,8 @@ NONE_DECAY = 25
 BASELINES = ('ewc', 'si', 'sgd')
 # EWC / SI penalties added to the eRBP proposal (same learner as TACOS).
 ERBP_PENALTIES = ('erbp_ewc', 'erbp_si')
-IMPORTANCE_EWC = 100.0
-IMPORTANCE_SI = 1.0
+IMPORTANCE_EWC = 300.0
+IMPORTANCE_SI = 0.03
 
 
 def mechanisms_code(arg: str) -> int:
