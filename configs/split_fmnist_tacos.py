@@ -198,6 +198,64 @@ def paired_ablation(workdir: str, reference: float = float(ALL)) -> str:
   return '\n'.join(lines)
 
 
+def _arms(workdir: str):
+  """``{label: (seeds, per-run average accuracy after the last task, %)}``
+  of one workdir: one arm per swept value (``WORKDIR:value``), or one arm
+  (``WORKDIR``) without a sweep."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  acc = np.load(os.path.join(workdir, 'accuracy.npy'))
+  seeds = np.load(os.path.join(workdir, 'stream.npz'))['seeds']
+  with open(os.path.join(workdir, 'config.json')) as f:
+    sweep = json.load(f).get('sweep') or {}
+  values = [float(v) for v in (sweep.get('values') or ())
+            if sweep.get('name')]
+  avg = acc[:, -1, :].mean(-1) * 100
+  name = os.path.basename(os.path.normpath(workdir))
+  if not values:
+    return {name: (seeds, avg)}
+  n = acc.shape[0] // len(values)
+  return {f'{name}:{v:g}': (seeds, avg[i * n:(i + 1) * n])
+          for i, v in enumerate(values)}
+
+
+def paired_arms(*workdirs: str) -> str:
+  """Arms of several workdirs, each paired by seed with the first arm.
+
+  Every arm (one per swept value of each workdir, runs value-major) must
+  have the same seeds in the same order, or a ``ValueError`` is raised.
+  For each arm: mean ± std (``ddof=0``) of the average accuracy after the
+  last task; for each later arm, its difference to the first (mean ± std,
+  ``ddof=1``), paired t-test and Wilcoxon signed-rank p-values.
+
+    python3 -c "from configs.split_fmnist_tacos import paired_arms; \
+        print(paired_arms('runs/A', 'runs/B'))"
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  arms = {}
+  for wd in workdirs:
+    arms.update(_arms(wd))
+  labels = list(arms)
+  seeds0, ref = arms[labels[0]]
+  lines = []
+  for label in labels:
+    seeds, a = arms[label]
+    if list(seeds) != list(seeds0):
+      raise ValueError(f'{label}: seeds {list(seeds)} differ from '
+                       f'{labels[0]}: {list(seeds0)}; not paired.')
+    line = f'{label}: {a.mean():.1f} ± {a.std():.1f} %'
+    if label != labels[0]:
+      d = a - ref
+      t = stats.ttest_rel(a, ref).pvalue
+      w = stats.wilcoxon(a, ref).pvalue if np.any(d != 0) else 1.0
+      line += (f'; - {labels[0]}: {d.mean():+.1f} ± {d.std(ddof=1):.1f} '
+               f'points, paired t p={t:.3g}, Wilcoxon p={w:.3g}')
+    lines.append(line)
+  return '\n'.join(lines)
+
+
 if __name__ == '__main__':
   import sys  # pylint: disable=g-import-not-at-top
   print(paired_ablation(sys.argv[1]))
