@@ -49,6 +49,10 @@ reconstruction: the paper's equations are not public):
                        learns with the local eRBP rule); EWC and SI need task
                        boundaries and are given them.
 
+``--config.data.validation=N`` holds out the last N training images of each
+task and evaluates on them instead of the test set (settings are chosen on
+such runs; :mod:`mpl_jax.train.holdout`).
+
 Results (2-core CPU, jax 0.10.2): see BUILD.md; each value was measured with
 the command above (``--config.num_seeds`` and ``--config.data.train_subset``
 as stated there when the run was reduced).
