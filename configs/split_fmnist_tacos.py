@@ -35,6 +35,12 @@ reconstruction: the paper's equations are not public):
                        packed switch ``mechanisms`` (6 values x 5 seeds in one
                        program);
   ablation_decay       the same plus ``none_decay`` (7 values);
+  erbp_ewc, erbp_si    plain eRBP (the TACOS learner, every switch off) with
+                       an online-EWC / SI penalty's pull added to its
+                       proposal, consolidated at the given task boundaries
+                       (``protocol.task_boundaries=True``); ``importance`` /
+                       ``c`` to be swept (mpl_jax.train.spiking's docstring
+                       defines F from the squared eRBP proposals);
   ewc, si, sgd         baselines on the same 784-200-2 spiking net trained by
                        surrogate gradients (fast sigmoid, backpropagation
                        through the 150 steps; ``model.name='spiking_mlp'``,
@@ -42,6 +48,10 @@ reconstruction: the paper's equations are not public):
                        Intelligence, plain SGD. A deviation from TACOS (which
                        learns with the local eRBP rule); EWC and SI need task
                        boundaries and are given them.
+
+``--config.data.validation=N`` holds out the last N training images of each
+task and evaluates on them instead of the test set (settings are chosen on
+such runs; :mod:`mpl_jax.train.holdout`).
 
 Results (2-core CPU, jax 0.10.2): see BUILD.md; each value was measured with
 the command above (``--config.num_seeds`` and ``--config.data.train_subset``
@@ -60,6 +70,10 @@ ABLATION = (15.0, 14.0, 13.0, 11.0, 7.0, 0.0)
 # Plain eRBP with TACOS's step decay (bit 4: the `pool_step` control).
 NONE_DECAY = 25
 BASELINES = ('ewc', 'si', 'sgd')
+# EWC / SI penalties added to the eRBP proposal (same learner as TACOS).
+ERBP_PENALTIES = ('erbp_ewc', 'erbp_si')
+IMPORTANCE_EWC = 300.0
+IMPORTANCE_SI = 0.03
 
 
 def mechanisms_code(arg: str) -> int:
@@ -94,6 +108,9 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
   c.data.classes_per_task = 2
   c.data.num_tasks = 0
   c.data.scale, c.data.mean, c.data.std = 1.0 / 255.0, 0.0, 1.0
+  # N > 0: the last N training images of each task are held out and
+  # evaluated instead of the test set (mpl_jax.train.holdout).
+  c.data.validation = 0
   c.model = ml_collections.ConfigDict(dict(
       name='spiking_mlp', hidden=(200,), num_steps=150, max_rate=250.0,
       dt=1.0, init_scale=1.0, surrogate='fast_sigmoid', slope=10.0,
@@ -122,6 +139,19 @@ def get_config(arg: str = 'all') -> ml_collections.ConfigDict:
     return c
   c.learner = 'erbp'
   c.snn = spiking.snn_config()
+  if arg in ERBP_PENALTIES:
+    # The penalty's pull added to the eRBP proposal, then plain eRBP
+    # (sgd(learning_rate) on the proposal); consolidated at the given
+    # task boundaries (mpl_jax.train.spiking's module docstring).
+    c.protocol.task_boundaries = True
+    if arg == 'erbp_ewc':
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='ewc_sgd', learning_rate=1.0, importance=IMPORTANCE_EWC,
+          decay=1.0, mode='online'))
+    else:
+      c.optimizer = ml_collections.ConfigDict(dict(
+          name='si_sgd', learning_rate=1.0, c=IMPORTANCE_SI, xi=0.1))
+    return c
   c.optimizer = ml_collections.ConfigDict(dict(
       name='tacos', learning_rate=1.0, mechanisms=float(ALL),
       meta_rate=2.0, tau_c=2000.0, tau_r=10000.0, hetero_rate=1e-4,
@@ -169,6 +199,64 @@ def paired_ablation(workdir: str, reference: float = float(ALL)) -> str:
     w = stats.wilcoxon(arm[a], arm[b]).pvalue
     lines.append(f'{a:g} - {b:g}: {d.mean():+.1f} ± {d.std(ddof=1):.1f} '
                  f'points, paired t p={t:.3g}, Wilcoxon p={w:.3g}')
+  return '\n'.join(lines)
+
+
+def _arms(workdir: str):
+  """``{label: (seeds, per-run average accuracy after the last task, %)}``
+  of one workdir: one arm per swept value (``WORKDIR:value``), or one arm
+  (``WORKDIR``) without a sweep."""
+  import json  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  acc = np.load(os.path.join(workdir, 'accuracy.npy'))
+  seeds = np.load(os.path.join(workdir, 'stream.npz'))['seeds']
+  with open(os.path.join(workdir, 'config.json')) as f:
+    sweep = json.load(f).get('sweep') or {}
+  values = [float(v) for v in (sweep.get('values') or ())
+            if sweep.get('name')]
+  avg = acc[:, -1, :].mean(-1) * 100
+  name = os.path.basename(os.path.normpath(workdir))
+  if not values:
+    return {name: (seeds, avg)}
+  n = acc.shape[0] // len(values)
+  return {f'{name}:{v:g}': (seeds, avg[i * n:(i + 1) * n])
+          for i, v in enumerate(values)}
+
+
+def paired_arms(*workdirs: str) -> str:
+  """Arms of several workdirs, each paired by seed with the first arm.
+
+  Every arm (one per swept value of each workdir, runs value-major) must
+  have the same seeds in the same order, or a ``ValueError`` is raised.
+  For each arm: mean ± std (``ddof=0``) of the average accuracy after the
+  last task; for each later arm, its difference to the first (mean ± std,
+  ``ddof=1``), paired t-test and Wilcoxon signed-rank p-values.
+
+    python3 -c "from configs.split_fmnist_tacos import paired_arms; \
+        print(paired_arms('runs/A', 'runs/B'))"
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  arms = {}
+  for wd in workdirs:
+    arms.update(_arms(wd))
+  labels = list(arms)
+  seeds0, ref = arms[labels[0]]
+  lines = []
+  for label in labels:
+    seeds, a = arms[label]
+    if list(seeds) != list(seeds0):
+      raise ValueError(f'{label}: seeds {list(seeds)} differ from '
+                       f'{labels[0]}: {list(seeds0)}; not paired.')
+    line = f'{label}: {a.mean():.1f} ± {a.std():.1f} %'
+    if label != labels[0]:
+      d = a - ref
+      t = stats.ttest_rel(a, ref).pvalue
+      w = stats.wilcoxon(a, ref).pvalue if np.any(d != 0) else 1.0
+      line += (f'; - {labels[0]}: {d.mean():+.1f} ± {d.std(ddof=1):.1f} '
+               f'points, paired t p={t:.3g}, Wilcoxon p={w:.3g}')
+    lines.append(line)
   return '\n'.join(lines)
 
 

@@ -297,3 +297,41 @@ def test_paired_ablation_table(tmp_path):
   assert lines[3].startswith('0 - 15: +10.0 ± 0.0 points, paired t p=')
   assert lines[5].startswith('25 - 0: -')
   assert 'Wilcoxon p=0.0625' in lines[3]
+
+
+def test_paired_arms_across_workdirs(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  from configs import split_fmnist_tacos  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  base = rng.uniform(0.6, 0.8, 5)
+
+  def write(name, per_arm, values=None, seeds=(100, 101, 102, 103, 104)):
+    d = tmp_path / name
+    d.mkdir()
+    acc = np.zeros((5 * len(per_arm), 2, 2))
+    for i, a in enumerate(per_arm):
+      acc[5 * i:5 * i + 5, -1, :] = a[:, None]
+    np.save(d / 'accuracy.npy', acc)
+    np.savez(d / 'stream.npz', seeds=np.asarray(seeds))
+    sweep = {'name': 'importance', 'values': values} if values else {
+        'name': '', 'values': ()}
+    (d / 'config.json').write_text(json.dumps({'sweep': sweep}))
+    return str(d)
+
+  a = write('tacos', [base])
+  noise = rng.normal(0, 0.01, 5)
+  b = write('ewc', [base + 0.05 + rng.normal(0, 1e-4, 5),
+                    base - 0.02 + noise],
+            values=(30.0, 300.0))
+  lines = split_fmnist_tacos.paired_arms(a, b).splitlines()
+  want = f'tacos: {100 * base.mean():.1f} ± {100 * base.std():.1f} %'
+  assert lines[0] == want
+  assert lines[1].startswith('ewc:30: ')
+  assert '- tacos: +5.0 ± 0.0 points' in lines[1]
+  assert 'Wilcoxon p=0.0625' in lines[1]
+  d = 100 * (noise - 0.02)
+  assert lines[2].startswith('ewc:300: ')
+  assert f'- tacos: {d.mean():+.1f} ± {d.std(ddof=1):.1f} points' in lines[2]
+  c = write('other', [base], seeds=(0, 1, 2, 3, 4))
+  with pytest.raises(ValueError, match='not paired'):
+    split_fmnist_tacos.paired_arms(a, c)

@@ -27,6 +27,31 @@ here; nothing is reset at a task boundary. The neuromodulatory signal
 ``error_tau`` samples) of this learner's training misclassifications, the
 current sample included.
 
+**EWC and SI penalties in the eRBP learner** (``config.optimizer.name =
+'ewc_sgd'`` or ``'si_sgd'`` with ``learning_rate`` = the step multiplier,
+1 for plain eRBP's steps; ``config.protocol.task_boundaries = True``, which
+:func:`validate_erbp` requires). eRBP has no loss whose gradient could be
+penalised: it proposes a local update ``delta`` per synapse (plain eRBP does
+``w <- w - delta``). A quadratic penalty ``lambda/2 sum_i F_i (w_i -
+w*_i)^2`` is added the only way a local rule can: its pull is added to the
+proposal, ``delta' = delta + lambda F (w - w*)``
+(:func:`mpl_jax.rules.baselines.add_ewc_penalty`, then
+``optax.sgd(learning_rate)``). For EWC, ``F`` is the running mean over the
+task of ``delta^2``, consolidated at each given task boundary (``F <-
+decay F + F_task``, ``w* <- w``): this is the *defined analogue* of the
+diagonal empirical Fisher, which is the mean squared per-sample gradient
+of the loss, because ``delta`` is the eRBP learner's stand-in for that
+gradient (a per-sample, per-synapse error-times-activity term; with batch
+1 its square is per sample, as for the Fisher). For SI
+(:func:`mpl_jax.rules.baselines.add_synaptic_intelligence`), the path
+integral is ``omega += -delta' (w_t - w_{t-1})``, the update emitted times
+the change it made (weight clipping included), and ``Omega += omega /
+((w - w*)^2 + xi)`` at each boundary, penalty ``c sum Omega (w -
+w*)^2``. Both are the task-boundary baselines of the surrogate-gradient
+learner, applied to the eRBP proposal instead of a gradient; with
+``lambda = 0`` (``c = 0``) the update is plain eRBP's, bit for bit
+(``tests/test_erbp_penalties.py``).
+
 Every constant of the spiking network is a field of ``config.snn`` (see
 :data:`SNN_DEFAULTS`): the reference values of the Nu-AI eRBP code
 (SPEC-more §2), except the per-layer steps ``step_hidden``/``step_output``,
@@ -218,11 +243,15 @@ class ErbpLearner:
       out[name] = jnp.clip(w, -bound, bound) if bound > 0 else w
     return out
 
-  def train_step(self, state: ErbpState, x, y, key, task_id, class_mask):
-    """Presents ``x`` (``[B, D]``), then one transform update.
+  def propose(self, state: ErbpState, x, y, key, class_mask):
+    """Presents ``x`` (``[B, D]``): the eRBP proposal, no update.
 
     Returns:
-      ``(state, error-neuron rate, accuracy)`` of the batch.
+      ``(proposal, wrong, error-neuron rate)``: the per-layer proposal
+      ``{'hidden', 'output'}`` in the gradient convention (plain eRBP does
+      ``w <- w - proposal``; the step sizes ``step_hidden``/``step_output``
+      included), the ``[B]`` misclassifications and the mean error-neuron
+      firing rate per step.
     """
     s = self.snn
     c = self.sizes[2]
@@ -251,13 +280,22 @@ class ErbpLearner:
       proposal = jax.tree.map(lambda a: a / bs, proposal)
     proposal = self._scaled(proposal)
     wrong = erbp.predict(out.counts, class_mask) != y
+    rate = jnp.mean(out.error_spikes) / (s['num_steps'] * 2 * c)
+    return proposal, wrong, rate
+
+  def train_step(self, state: ErbpState, x, y, key, task_id, class_mask):
+    """Presents ``x`` (``[B, D]``), then one transform update.
+
+    Returns:
+      ``(state, error-neuron rate, accuracy)`` of the batch.
+    """
+    proposal, wrong, rate = self.propose(state, x, y, key, class_mask)
     error_rate = tacos_lib.error_rate_average(
-        state.error_rate, wrong.astype(jnp.float32), s['error_tau'])
+        state.error_rate, wrong.astype(jnp.float32), self.snn['error_tau'])
     updates, opt_state = self.tx.update(
         proposal, state.opt_state, state.params, error_rate=error_rate,
         task_id=task_id)
     params = self._clip(optax.apply_updates(state.params, updates))
-    rate = jnp.mean(out.error_spikes) / (s['num_steps'] * 2 * c)
     state = ErbpState(params, state.feedback, opt_state, error_rate)
     return state, rate, 1.0 - jnp.mean(wrong)
 
@@ -309,8 +347,9 @@ class ErbpLearner:
 
 def validate_erbp(config) -> None:
   """The eRBP learner's config checks (before any data is loaded):
-  one hidden layer, every field of ``config.snn`` (:data:`SNN_DEFAULTS`)
-  and nothing at task boundaries."""
+  one hidden layer, every field of ``config.snn`` (:data:`SNN_DEFAULTS`),
+  nothing reset at task boundaries, and the boundaries given to a
+  boundary-consolidated penalty (``ewc_sgd`` online, ``si_sgd``)."""
   hidden = tuple(checks.require(config, 'model.hidden'))
   if len(hidden) != 1:
     raise checks.ConfigError(f'the eRBP learner has one hidden layer; got '
@@ -333,6 +372,15 @@ def validate_erbp(config) -> None:
       raise checks.ConfigError(f'config.snn.{field} must be one of {known}, '
                                f'got {snn[field]!r}.')
   p = config.protocol
+  opt = config.get('optimizer') or {}
+  name = opt.get('name')
+  if (name == 'si_sgd' or (name == 'ewc_sgd'
+                           and opt.get('mode', 'online') == 'online')) and (
+                               not p.task_boundaries):
+    raise checks.ConfigError(
+        f'config.optimizer.name={name!r} consolidates at task boundaries: '
+        'with the eRBP learner set config.protocol.task_boundaries=True '
+        '(else its penalty is never switched on).')
   if p.steps_per_task:
     raise checks.ConfigError('the eRBP learner trains whole epochs; set '
                              'config.protocol.steps_per_task=0.')

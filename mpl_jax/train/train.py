@@ -52,6 +52,7 @@ from mpl_jax.train import checkpoint as ckpt_lib
 from mpl_jax.train import evaluators as evaluators_lib
 from mpl_jax.train import health
 from mpl_jax.train import hooks as hooks_lib
+from mpl_jax.train import holdout
 from mpl_jax.train import interfaces
 from mpl_jax.train import outputs
 from mpl_jax.train import program as program_lib
@@ -66,7 +67,8 @@ def build_stream(config: ml_collections.ConfigDict,
                  seeds) -> streams_lib.TaskStream:
   """Loads the base dataset(s) and draws the tasks for ``seeds``
   (the plugin of ``config.data.stream``)."""
-  return registry.STREAMS.get(config.data.stream).build(config, seeds)
+  stream = registry.STREAMS.get(config.data.stream).build(config, seeds)
+  return holdout.carve_validation(stream, config.data.get('validation', 0))
 
 
 def make_learner(config, stream: streams_lib.TaskStream,

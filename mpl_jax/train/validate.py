@@ -10,6 +10,7 @@ methods it needs. This module names no particular protocol.
 from __future__ import annotations
 
 from mpl_jax.train import checks
+from mpl_jax.train import holdout
 from mpl_jax.train import models as models_lib
 from mpl_jax.train import optimizers
 from mpl_jax.train import registry
@@ -38,6 +39,7 @@ def validate_config(config) -> None:
   for f in ('train_subset', 'test_subset'):
     if f in config.data:
       positive_int(config, f'data.{f}', minimum=0)
+  holdout.check_config(config)
   scale, std = require(config, 'data.scale'), require(config, 'data.std')
   require(config, 'data.mean')
   if not scale > 0 or not std > 0:
