@@ -54,7 +54,7 @@ DOC_CHECK = (
     dict(
         command='python -m launch.main --config=configs/fmnist_ood_mesu.py '
         '--workdir=runs/ood',
-        tier='short',
+        tier='test',
         seconds=55,
         time_quote='JAX 0.10.2, 55 s',
         measured='idle 2-core x86-64 CPU, JAX 0.10.2, recorded 2026-12-01; '

@@ -55,7 +55,7 @@ DOC_CHECK = tuple(
     dict(
         command=f'python -m launch.main --config=configs/pfmnist_mesu.py:{m} '
         f'--workdir=runs/pfmnist_mesu_{m}',
-        tier='short' if secs < 60 else 'long',
+        tier='test' if secs < 60 else 'long',
         seconds=secs,
         time_quote=f'{m} {mean:.1f} ± {std:.1f} % ({secs} s)',
         measured='idle 2-core x86-64 CPU, JAX 0.10.2, recorded 2026-12-01' + (
