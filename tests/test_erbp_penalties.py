@@ -10,31 +10,16 @@ is plain eRBP bit for bit, and the boundary requirement is validated.
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
 from mpl_jax.train import checks
-from mpl_jax.train import spiking
-
-
-class _Stream:
-  input_dim, num_classes, num_tasks = 100, 2, 2
+from _configs import tiny_erbp_learner
 
 
 def _learner(optimizer):
-  c = ml_collections.ConfigDict()
-  c.model = dict(hidden=(32,))
-  c.snn = spiking.snn_config(num_steps=100, init_scale_hidden=2.0,
-                             init_scale_output=1.5, w_max_hidden=0.0,
-                             w_max_output=0.0)
-  c.optimizer = optimizer
-  c.data = dict(scale=1 / 255.0, mean=0.0, std=1.0)
-  from configs import default  # pylint: disable=g-import-not-at-top
-  c.protocol = default.get_config().protocol
-  c.protocol.update(dict(reset_optimizer='none', batch_size=1,
-                         eval_batch_size=16, task_boundaries=True))
-  return spiking.make_erbp_learner(c, _Stream(), None)
+  return tiny_erbp_learner(optimizer, task_boundaries=True, w_max_hidden=0.0,
+                           w_max_output=0.0)
 
 
 def _ewc(lam, lr=1.0):

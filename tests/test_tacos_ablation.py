@@ -9,13 +9,12 @@ its own and inside the eRBP learner (through the learner's public API).
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
 
 from mpl_jax.rules import tacos as tacos_lib
-from mpl_jax.train import spiking
+from _configs import tiny_erbp_learner
 
 SWITCHES = ('metaplasticity', 'consolidation', 'heterosynaptic',
             'neuromodulation')
@@ -191,24 +190,11 @@ def test_pooled_step_control():
 
 
 # ------------------------------------------------ inside the eRBP learner
-class _Stream:
-  input_dim, num_classes, num_tasks = 100, 2, 2
-
-
 def _learner(code):
-  c = ml_collections.ConfigDict()
-  c.model = dict(hidden=(32,))
   # error_init 0.3: the neuromodulatory gain is below 1 (it acts).
-  c.snn = spiking.snn_config(num_steps=100, init_scale_hidden=2.0,
-                             init_scale_output=1.5, error_init=0.3)
-  c.optimizer = dict(name='tacos', learning_rate=1.0, mechanisms=code,
-                     **{**HP, 'hetero_rate': 0.3})
-  c.data = dict(scale=1 / 255.0, mean=0.0, std=1.0)
-  from configs import default  # pylint: disable=g-import-not-at-top
-  c.protocol = default.get_config().protocol
-  c.protocol.update(dict(reset_optimizer='none', batch_size=1,
-                         eval_batch_size=16))
-  return spiking.make_erbp_learner(c, _Stream(), None)
+  return tiny_erbp_learner(
+      dict(name='tacos', learning_rate=1.0, mechanisms=code,
+           **{**HP, 'hetero_rate': 0.3}), error_init=0.3)
 
 
 def test_learner_update_per_switch_matches_the_reference():
